@@ -1,0 +1,193 @@
+"""The wire protocol shared by the remote store (client) and the server.
+
+Version 1 is exactly the protocol of pytest-dryci 0.1.x::
+
+    POST /api/v1/query-passed  {"test_file_hashes": [KEY, ...]}
+                            -> {"node_ids": [[ID, ...], ...]}          one list per KEY, in order
+    POST /api/v1/publish       {"passed_node_ids_per_test_file": {KEY: [ID, ...]},
+                                "total_test_count": n, "passed_test_count": n, "failed_test_count": n,
+                                "skipped_test_count": n, "skipped_by_cache_test_count": n}   (counts optional)
+                            -> {}
+
+Version 2 adds what the plugin needs beyond v1: a duration per test (for "time saved") and, per
+KEY, how many tests the test file produced (for the collection shortcut) plus provenance::
+
+    POST /api/v2/query         {"keys": [KEY, ...]}
+                            -> {"entries": [{"test_count": n | null, "tests": {ID: seconds}}, ...]}
+    POST /api/v2/publish       {"entries": {KEY: {"test_count": n | null, "tests": {ID: seconds}}},
+                                "provenance": {"branch": s, "commit": s, "run_url": s},   (optional)
+                                "stats": {"total": n, "passed": n, "failed": n, "skipped": n,
+                                          "skipped_by_cache": n, "seconds_saved": x}}     (optional)
+                            -> {"stored": n}
+
+KEY is the SHA-256 (64 lowercase hex) of a test file's dependency hash; ID is a 32-hex keyed hash of a
+test's node id with the dependency hash as key. The server never learns file names, test names or the
+dependency hash itself. This module is plain Python (no pydantic) because the plugin imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from dryci.exceptions import ProtocolError
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_IDS_PER_KEY",
+    "MAX_KEYS_PER_REQUEST",
+    "FileEntry",
+    "Provenance",
+    "PublishStats",
+    "decode_v1_query_response",
+    "decode_v2_query_response",
+    "hash_node_id",
+    "is_key",
+    "is_test_id",
+    "key_for",
+]
+
+KEY_RE = re.compile(r"[0-9a-f]{64}")
+ID_RE = re.compile(r"[0-9a-f]{32}")
+MAX_IDS_PER_KEY = 32_768
+MAX_KEYS_PER_REQUEST = 4_096
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_PROVENANCE_CHARS = 512
+
+
+def key_for(dependency_hash: str) -> str:
+    """The key a server sees for a dependency hash: its SHA-256, so the hash itself stays secret."""
+    return hashlib.sha256(b"dryci-key-v1\0" + dependency_hash.encode()).hexdigest()
+
+
+def hash_node_id(dependency_hash: str, node_id: str) -> str:
+    """A test's id on the wire: the node id keyed with the (secret) dependency hash, 32 hex chars."""
+    return hmac.new(dependency_hash.encode(), node_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def is_key(value: object) -> bool:
+    return isinstance(value, str) and KEY_RE.fullmatch(value) is not None
+
+
+def is_test_id(value: object) -> bool:
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """What a store holds for one KEY: passed tests with durations, and the file's test count."""
+
+    tests: Mapping[str, float] = field(default_factory=dict)
+    test_count: Optional[int] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"test_count": self.test_count, "tests": dict(self.tests)}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a publish came from, when CI variables reveal it."""
+
+    branch: Optional[str] = None
+    commit: Optional[str] = None
+    run_url: Optional[str] = None
+
+    def to_json(self) -> dict[str, str]:
+        return {k: v for k, v in (("branch", self.branch), ("commit", self.commit), ("run_url", self.run_url)) if v}
+
+
+@dataclass(frozen=True)
+class PublishStats:
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    skipped_by_cache: int = 0
+    seconds_saved: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "skipped_by_cache": self.skipped_by_cache,
+            "seconds_saved": self.seconds_saved,
+        }
+
+    def to_v1_counts(self) -> dict[str, int]:
+        return {
+            "total_test_count": self.total,
+            "passed_test_count": self.passed,
+            "failed_test_count": self.failed,
+            "skipped_test_count": self.skipped,
+            "skipped_by_cache_test_count": self.skipped_by_cache,
+        }
+
+
+def _ids(value: object, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ProtocolError("expected a list of test ids", field=where)
+    if len(value) > MAX_IDS_PER_KEY:
+        raise ProtocolError(f"at most {MAX_IDS_PER_KEY} test ids per key", field=where)
+    for i, item in enumerate(value):
+        if not is_test_id(item):
+            raise ProtocolError("expected a test id of 32 lowercase hex characters", field=f"{where}[{i}]")
+    return value
+
+
+def _duration(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError("expected a duration in seconds", field=where)
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ProtocolError("expected a finite, non-negative duration in seconds", field=where)
+    return seconds
+
+
+def decode_file_entry(value: object, where: str) -> FileEntry:
+    """Validate one v2 entry ``{"test_count": n | null, "tests": {ID: seconds}}``."""
+    if not isinstance(value, dict):
+        raise ProtocolError("expected an object with test_count and tests", field=where)
+    unknown = set(value) - {"test_count", "tests"}
+    if unknown:
+        raise ProtocolError(f"unknown field {sorted(unknown)[0]!r}", field=where)
+    count = value.get("test_count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_IDS_PER_KEY):
+        raise ProtocolError(f"expected null or an integer from 0 to {MAX_IDS_PER_KEY}", field=f"{where}.test_count")
+    tests = value.get("tests", {})
+    if not isinstance(tests, dict):
+        raise ProtocolError("expected an object mapping test ids to seconds", field=f"{where}.tests")
+    if len(tests) > MAX_IDS_PER_KEY:
+        raise ProtocolError(f"at most {MAX_IDS_PER_KEY} test ids per key", field=f"{where}.tests")
+    checked: dict[str, float] = {}
+    for test_id, seconds in tests.items():
+        if not is_test_id(test_id):
+            raise ProtocolError("expected test ids of 32 lowercase hex characters", field=f"{where}.tests")
+        checked[test_id] = _duration(seconds, f"{where}.tests.{test_id}")
+    return FileEntry(tests=checked, test_count=count)
+
+
+def decode_v1_query_response(body: object, keys: Sequence[str]) -> list[FileEntry]:
+    """Validate a v1 ``query-passed`` response for ``keys``; durations are unknown (0.0)."""
+    if not isinstance(body, dict) or not isinstance(body.get("node_ids"), list):
+        raise ProtocolError("expected an object with a node_ids list", field="node_ids")
+    lists = body["node_ids"]
+    if len(lists) != len(keys):
+        raise ProtocolError(f"expected {len(keys)} lists, got {len(lists)}", field="node_ids")
+    return [FileEntry(tests=dict.fromkeys(_ids(ids, f"node_ids[{i}]"), 0.0)) for i, ids in enumerate(lists)]
+
+
+def decode_v2_query_response(body: object, keys: Sequence[str]) -> list[FileEntry]:
+    """Validate a v2 ``query`` response for ``keys``."""
+    if not isinstance(body, dict) or not isinstance(body.get("entries"), list):
+        raise ProtocolError("expected an object with an entries list", field="entries")
+    entries = body["entries"]
+    if len(entries) != len(keys):
+        raise ProtocolError(f"expected {len(keys)} entries, got {len(entries)}", field="entries")
+    return [decode_file_entry(entry, f"entries[{i}]") for i, entry in enumerate(entries)]

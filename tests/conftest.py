@@ -1,0 +1,18 @@
+"""Shared fixtures for the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def require_service(what: str, available: bool) -> None:
+    """Skip when a service is missing on a developer machine; fail in CI (DRYCI_STRICT_SERVICES=1)."""
+    if available:
+        return
+    if os.environ.get("DRYCI_STRICT_SERVICES") == "1":
+        pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
+    pytest.skip(f"{what} is not available")
