@@ -43,8 +43,14 @@ __all__ = [
     "MAX_KEYS_PER_REQUEST",
     "FileEntry",
     "Provenance",
+    "PublishRequest",
     "PublishStats",
+    "QueryRequest",
+    "decode_v1_publish_request",
+    "decode_v1_query_request",
     "decode_v1_query_response",
+    "decode_v2_publish_request",
+    "decode_v2_query_request",
     "decode_v2_query_response",
     "hash_node_id",
     "is_key",
@@ -191,3 +197,137 @@ def decode_v2_query_response(body: object, keys: Sequence[str]) -> list[FileEntr
     if len(entries) != len(keys):
         raise ProtocolError(f"expected {len(keys)} entries, got {len(entries)}", field="entries")
     return [decode_file_entry(entry, f"entries[{i}]") for i, entry in enumerate(entries)]
+
+
+# --- request side (the server validates with these; clients may use them to self-check) -------------
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """A validated query: the keys asked for, in order."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """A validated publish, v1 or v2: entries per key, provenance and run statistics."""
+
+    entries: Mapping[str, FileEntry]
+    provenance: Provenance = Provenance()
+    stats: PublishStats = PublishStats()
+
+
+V1_COUNT_FIELDS = {
+    "total_test_count": "total",
+    "passed_test_count": "passed",
+    "failed_test_count": "failed",
+    "skipped_test_count": "skipped",
+    "skipped_by_cache_test_count": "skipped_by_cache",
+}
+MAX_COUNT = 2**53
+
+
+def _object(body: object, allowed: set[str], required: set[str], where: str = "body") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ProtocolError("expected a JSON object", field=where)
+    prefix = "" if where == "body" else f"{where}."
+    for name in body:
+        if name not in allowed:
+            expected = ", ".join(sorted(allowed))
+            raise ProtocolError(f"unknown field (expected one of {expected})", field=f"{prefix}{name}")
+    for name in sorted(required):
+        if name not in body:
+            raise ProtocolError("missing required field", field=f"{prefix}{name}")
+    return body
+
+
+def _keys(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ProtocolError("expected a list of keys", field=where)
+    if len(value) > MAX_KEYS_PER_REQUEST:
+        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field=where)
+    for i, item in enumerate(value):
+        if not is_key(item):
+            raise ProtocolError("expected a key of 64 lowercase hex characters", field=f"{where}[{i}]")
+    return tuple(value)
+
+
+def _count(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ProtocolError(f"expected an integer from 0 to {MAX_COUNT}", field=where)
+    return value
+
+
+def _text(value: object, where: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PROVENANCE_CHARS:
+        raise ProtocolError(f"expected a string of at most {MAX_PROVENANCE_CHARS} characters", field=where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("string contains a lone surrogate", field=where) from None
+    return value or None
+
+
+def decode_v1_query_request(body: object) -> QueryRequest:
+    """Validate ``{"test_file_hashes": [KEY, ...]}``."""
+    data = _object(body, {"test_file_hashes"}, {"test_file_hashes"})
+    return QueryRequest(keys=_keys(data["test_file_hashes"], "test_file_hashes"))
+
+
+def decode_v1_publish_request(body: object) -> PublishRequest:
+    """Validate a 0.1.x publish body; the counts are optional, durations unknown (0.0)."""
+    where = "passed_node_ids_per_test_file"
+    data = _object(body, {where, *V1_COUNT_FIELDS}, {where})
+    per_file = data[where]
+    if not isinstance(per_file, dict):
+        raise ProtocolError("expected an object mapping keys to lists of test ids", field=where)
+    if len(per_file) > MAX_KEYS_PER_REQUEST:
+        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field=where)
+    entries: dict[str, FileEntry] = {}
+    for key, ids in per_file.items():
+        if not is_key(key):
+            raise ProtocolError("expected keys of 64 lowercase hex characters", field=where)
+        entries[key] = FileEntry(tests=dict.fromkeys(_ids(ids, f"{where}.{key}"), 0.0))
+    counts = {V1_COUNT_FIELDS[name]: _count(data[name], name) for name in V1_COUNT_FIELDS if name in data}
+    return PublishRequest(entries=entries, stats=PublishStats(**counts))
+
+
+def decode_v2_query_request(body: object) -> QueryRequest:
+    """Validate ``{"keys": [KEY, ...]}``."""
+    data = _object(body, {"keys"}, {"keys"})
+    return QueryRequest(keys=_keys(data["keys"], "keys"))
+
+
+def decode_v2_publish_request(body: object) -> PublishRequest:
+    """Validate a v2 publish body (entries, optional provenance and stats)."""
+    data = _object(body, {"entries", "provenance", "stats"}, {"entries"})
+    raw_entries = data["entries"]
+    if not isinstance(raw_entries, dict):
+        raise ProtocolError("expected an object mapping keys to entries", field="entries")
+    if len(raw_entries) > MAX_KEYS_PER_REQUEST:
+        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field="entries")
+    entries: dict[str, FileEntry] = {}
+    for key, raw in raw_entries.items():
+        if not is_key(key):
+            raise ProtocolError("expected keys of 64 lowercase hex characters", field="entries")
+        entries[key] = decode_file_entry(raw, f"entries.{key}")
+    provenance = Provenance()
+    if data.get("provenance") is not None:
+        prov = _object(data["provenance"], {"branch", "commit", "run_url"}, set(), "provenance")
+        provenance = Provenance(**{name: _text(prov.get(name), f"provenance.{name}") for name in prov})
+    stats = PublishStats()
+    if data.get("stats") is not None:
+        names = {"total", "passed", "failed", "skipped", "skipped_by_cache", "seconds_saved"}
+        raw_stats = _object(data["stats"], names, set(), "stats")
+        counts: dict[str, Any] = {
+            name: _count(value, f"stats.{name}")
+            for name, value in raw_stats.items()
+            if name != "seconds_saved"
+        }
+        if "seconds_saved" in raw_stats:
+            counts["seconds_saved"] = _duration(raw_stats["seconds_saved"], "stats.seconds_saved")
+        stats = PublishStats(**counts)
+    return PublishRequest(entries=entries, provenance=provenance, stats=stats)
