@@ -1,0 +1,185 @@
+"""The embedded result store: one SQLite file under pytest's cache dir (``.pytest_cache/d/dryci/``).
+
+Two pytest processes may share it at once: WAL mode lets readers proceed while one writer commits,
+and a busy timeout makes a writer wait briefly instead of failing. Anything that goes wrong (a
+corrupt file, a lock held too long, a full disk) becomes ``StoreUnavailable`` so the run goes on
+with every test.
+
+Besides results it keeps, per test file, the manifest ``{dependency path: digest}`` of the last
+pass, so ``--dryci-explain`` can say which dependency changed since then.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from dryci.exceptions import StoreUnavailable
+from dryci.protocol import FileEntry, Provenance, PublishStats
+
+__all__ = ["DB_FILENAME", "LocalStore", "Manifest"]
+
+DB_FILENAME = "results.sqlite"
+SCHEMA_VERSION = 1
+# SQLite caps the number of bound parameters per statement (999 on old builds).
+_CHUNK = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS passed (
+    key TEXT NOT NULL,
+    test_id TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (key, test_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts (
+    key TEXT PRIMARY KEY,
+    test_count INTEGER,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS manifests (
+    path TEXT PRIMARY KEY,
+    dependency_hash TEXT NOT NULL,
+    files TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The dependencies of one test file, with their digests, at its last publish."""
+
+    dependency_hash: str
+    files: Mapping[str, str]
+
+
+class LocalStore:
+    """``ResultStore`` over SQLite; see the module docstring."""
+
+    def __init__(self, directory: Path, *, busy_timeout: float = 5.0) -> None:
+        self.path = directory / DB_FILENAME
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) so a writer
+            # takes the lock up front instead of failing half way through on an upgrade.
+            self._db = sqlite3.connect(
+                str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open local cache {self.path}: {exc}") from exc
+        try:
+            with self._errors("open"):
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, SCHEMA_VERSION):
+                    raise sqlite3.DatabaseError(f"unknown schema version {version}")
+                if version == 0:
+                    with self._write():
+                        # executescript() would commit early; run the statements one by one instead.
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                self._db.execute(statement)
+                        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except StoreUnavailable:
+            self._db.close()
+            raise
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"local cache {self.path} unusable ({action}): {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def query(self, keys: Sequence[str]) -> list[FileEntry]:
+        tests: dict[str, dict[str, float]] = {}
+        counts: dict[str, Optional[int]] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._errors("query"):
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for key, test_id, seconds in self._db.execute(
+                    f"SELECT key, test_id, seconds FROM passed WHERE key IN ({marks})", chunk
+                ):
+                    tests.setdefault(key, {})[test_id] = seconds
+                for key, count in self._db.execute(
+                    f"SELECT key, test_count FROM counts WHERE key IN ({marks})", chunk
+                ):
+                    counts[key] = count
+        return [FileEntry(tests=tests.get(key, {}), test_count=counts.get(key)) for key in keys]
+
+    def publish(
+        self,
+        entries: Mapping[str, FileEntry],
+        provenance: Provenance,
+        stats: PublishStats,
+    ) -> None:
+        # Provenance and stats matter to a shared server; a local cache has no audience for them.
+        del provenance, stats
+        now = time.time()
+        with self._errors("publish"), self._write():
+            for key, entry in entries.items():
+                self._db.executemany(
+                    "INSERT INTO passed (key, test_id, seconds) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key, test_id) DO UPDATE SET seconds = excluded.seconds",
+                    [(key, test_id, seconds) for test_id, seconds in entry.tests.items()],
+                )
+                if entry.test_count is not None:
+                    self._db.execute(
+                        "INSERT INTO counts (key, test_count, updated) VALUES (?, ?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET test_count = excluded.test_count,"
+                        " updated = excluded.updated",
+                        (key, entry.test_count, now),
+                    )
+
+    def save_manifests(self, manifests: Mapping[str, Manifest]) -> None:
+        """Remember, per test file, the dependencies it passed with."""
+        with self._errors("save manifests"), self._write():
+            self._db.executemany(
+                "INSERT INTO manifests (path, dependency_hash, files) VALUES (?, ?, ?)"
+                " ON CONFLICT (path) DO UPDATE SET dependency_hash = excluded.dependency_hash,"
+                " files = excluded.files",
+                [
+                    (path, m.dependency_hash, json.dumps(dict(m.files), sort_keys=True))
+                    for path, m in manifests.items()
+                ],
+            )
+
+    def manifests(self, paths: Sequence[str]) -> dict[str, Manifest]:
+        """The last saved manifest of each of ``paths`` that has one (unreadable ones are left out)."""
+        found: dict[str, Manifest] = {}
+        unique = list(dict.fromkeys(paths))
+        with self._errors("read manifests"):
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for path, dependency_hash, files in self._db.execute(
+                    f"SELECT path, dependency_hash, files FROM manifests WHERE path IN ({marks})", chunk
+                ):
+                    try:
+                        decoded = json.loads(files)
+                    except ValueError:
+                        continue
+                    if isinstance(decoded, dict):
+                        found[path] = Manifest(dependency_hash, decoded)
+        return found
+
+    def close(self) -> None:
+        self._db.close()
