@@ -1,0 +1,152 @@
+"""What every server backend implements, and the plain records that cross the boundary.
+
+Backends are synchronous: the app calls them from worker threads. ``publish`` returns only after the
+transaction holding the publish has committed, so an acknowledged publish survives a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dryci.protocol import FileEntry, PublishRequest
+
+SCOPES = ("read", "write", "admin")
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token as stored, joined with its user and project; auth.py decides if it is usable."""
+
+    id: str
+    token_hash: str
+    scope: str
+    namespace: str
+    project_id: int
+    project: str
+    user: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None  # the earliest of token, user and project revocation
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking, after authentication."""
+
+    token_id: str
+    project_id: int
+    project: str
+    user: str
+    scope: str
+    namespace: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope in ("write", "admin")
+
+    @property
+    def read_namespaces(self) -> tuple[str, ...]:
+        # A namespaced token (e.g. pull requests) also reads the default namespace; the default
+        # namespace never reads a named one, so pull-request results cannot reach the main branch.
+        return ("",) if not self.namespace else ("", self.namespace)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    created_at: float
+    max_entries: int | None
+    revoked_at: float | None
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    project: str
+    name: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    project_id: int
+    day: str
+    queries: int = 0
+    hits: int = 0
+    misses: int = 0
+    tests_published: int = 0
+    tests_skipped: int = 0
+    seconds_saved: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One publish: its provenance and the statistics the client sent."""
+
+    id: int
+    project: str
+    namespace: str
+    token_id: str
+    branch: str | None
+    commit: str | None
+    run_url: str | None
+    created_at: float
+    keys: int
+    tests: int
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    skipped_by_cache: int
+    seconds_saved: float
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    entries: list[FileEntry]
+    stale_keys: list[tuple[str, str]]  # (namespace, key) whose last_read_at should be refreshed
+
+
+class Backend(Protocol):
+    """Storage of a DryCI server: tokens, tenants, cached entries, usage."""
+
+    schema_version: int
+
+    # hot path
+    def lookup_token(self, token_id: str) -> TokenRow | None: ...
+    def query(self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float) -> QueryResult: ...
+    def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int: ...
+    def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None: ...
+    def add_usage(self, days: Sequence[UsageDay]) -> None: ...
+    def check(self) -> None: ...
+    def size_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+    # administration
+    def create_project(self, name: str, max_entries: int | None, now: float) -> Project: ...
+    def list_projects(self) -> list[Project]: ...
+    def revoke_project(self, name: str, now: float) -> bool: ...
+    def create_user(self, project: str, name: str, now: float) -> User: ...
+    def list_users(self, project: str | None) -> list[User]: ...
+    def revoke_user(self, project: str, name: str, now: float) -> bool: ...
+    def create_token(
+        self, project: str, user: str, token_id: str, token_hash: str, scope: str, namespace: str,
+        expires_at: float | None, now: float,
+    ) -> TokenRow: ...
+    def list_tokens(self, project: str | None) -> list[TokenRow]: ...
+    def revoke_token(self, token_id: str, now: float) -> bool: ...
+    def has_any_token(self) -> bool: ...
+
+    # poisoning, retention and reporting
+    def purge(self, *, token_id: str | None, since: float | None, key: str | None, project: str | None) -> int: ...
+    def apply_retention(self, now: float, max_age_days: float, default_cap: int | None) -> int: ...
+    def usage(self, project_id: int | None, since_day: str) -> list[UsageDay]: ...
+    def recent_runs(self, project_id: int | None, limit: int) -> list[RunRecord]: ...
+    def count_entries(self, project_id: int) -> int: ...
+
+
+EntryMap = Mapping[str, FileEntry]

@@ -1,0 +1,106 @@
+"""PostgreSQL backend: psycopg 3 with a connection pool; the server process keeps no state of its own.
+
+Several server processes and hosts may share one database. Each publish is one transaction,
+acknowledged after COMMIT; PostgreSQL itself groups concurrent commits into shared WAL flushes.
+Migrations run under an advisory lock so that workers starting together migrate once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import errors
+
+from dryci.exceptions import StoreError, StoreUnavailable
+from dryci.protocol import PublishRequest
+from dryci.server.backends import schema
+from dryci.server.backends.adminops import AdminOps
+from dryci.server.backends.base import Principal, QueryResult, TokenRow, UsageDay
+from dryci.server.backends.sqlops import SqlOps
+
+T = TypeVar("T")
+MIGRATION_LOCK = 0x64727963  # "dryc"
+RETRIES = 3
+
+
+def _redacted(url: str) -> str:
+    # Never print a password that may be part of the URL.
+    head, sep, tail = url.partition("@")
+    return f"{head.split(':')[0]}://...@{tail}" if sep else url
+
+
+class PostgresBackend(AdminOps):
+    def __init__(self, url: str, max_connections: int = 16) -> None:
+        self.url = url
+        self.ops = SqlOps("postgres")
+        try:
+            self._pool = psycopg_pool.ConnectionPool(
+                url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=False, timeout=10.0
+            )
+            self._pool.open(wait=True, timeout=10.0)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_redacted(url)}: {exc}") from None
+        try:
+            self.schema_version = self._write_checked(self._migrate)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> int:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        exists = conn.execute("SELECT to_regclass('dryci_schema') IS NOT NULL").fetchone()
+        current = schema.read_version(conn.execute, bool(exists and exists[0]))
+        return schema.apply(conn.execute, current, "postgres", _redacted(self.url))
+
+    def _write_checked(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    return fn(conn)
+            except (errors.DeadlockDetected, errors.SerializationFailure):
+                if attempt == RETRIES - 1:
+                    raise StoreUnavailable("database write kept conflicting; try again") from None
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                raise StoreUnavailable(f"database unavailable: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def _write(self, fn: Callable[[psycopg.Connection[Any]], T], wait: bool = True) -> T | None:
+        return self._write_checked(fn)
+
+    def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        try:
+            with self._pool.connection() as conn:
+                return fn(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc}") from None
+
+    def lookup_token(self, token_id: str) -> TokenRow | None:
+        return self._read(lambda c: self.ops.lookup_token(c, token_id))
+
+    def query(self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float) -> QueryResult:
+        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
+
+    def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
+        return self._write_checked(lambda c: self.ops.publish(c, principal, request, api, now))
+
+    def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
+        self._write_checked(lambda c: self.ops.touch(c, project_id, items, now))
+
+    def add_usage(self, days: Sequence[UsageDay]) -> None:
+        self._write_checked(lambda c: self.ops.add_usage(c, days))
+
+    def check(self) -> None:
+        self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
+
+    def size_bytes(self) -> int:
+        row = self._read(lambda c: c.execute(
+            """SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = current_schema() AND c.relkind = 'r'""").fetchone())
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,253 @@
+"""The SQL both backends run, written once.
+
+Statements use ``?`` placeholders; :class:`SqlOps` rewrites them to ``%s`` for PostgreSQL. Every
+function takes an open DB-API connection and runs inside whatever transaction the backend opened:
+the backend owns connections and transactions, this module owns the statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from dryci.protocol import FileEntry, PublishRequest
+from dryci.server.backends.base import Principal, Project, QueryResult, RunRecord, TokenRow, UsageDay, User
+
+TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
+Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
+
+
+class SqlOps:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def q(self, sql: str) -> str:
+        return _to_format(sql) if self.dialect == "postgres" else sql
+
+    def run(self, conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
+        return conn.execute(self.q(sql), tuple(params))
+
+    def many(self, conn: Conn, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            conn.cursor().executemany(self.q(sql), rows)
+
+    # --- hot path ---------------------------------------------------------------------------------
+
+    def lookup_token(self, conn: Conn, token_id: str) -> TokenRow | None:
+        row = self.run(conn, """
+            SELECT t.id, t.token_hash, t.scope, t.namespace, t.project_id, p.name, u.name, t.created_at,
+                   t.expires_at, t.revoked_at, u.revoked_at, p.revoked_at
+            FROM tokens t JOIN users u ON u.id = t.user_id JOIN projects p ON p.id = t.project_id
+            WHERE t.id = ?""", (token_id,)).fetchone()
+        if row is None:
+            return None
+        revoked = [r for r in row[9:12] if r is not None]
+        return TokenRow(id=row[0], token_hash=row[1], scope=row[2], namespace=row[3], project_id=int(row[4]),
+                        project=row[5], user=row[6], created_at=row[7], expires_at=row[8],
+                        revoked_at=min(revoked) if revoked else None)
+
+    def query(self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str],
+              now: float) -> QueryResult:
+        unique = list(dict.fromkeys(keys))
+        tests: dict[str, dict[str, float]] = {}
+        counts: dict[str, int | None] = {}
+        stale: list[tuple[str, str]] = []
+        if unique:
+            ns_in = ",".join("?" * len(namespaces))
+            key_in = ",".join("?" * len(unique))
+            params = (project_id, *namespaces, *unique)
+            for namespace, key, count, last_read in self.run(conn, f"""
+                    SELECT namespace, key, test_count, last_read_at FROM entries
+                    WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""", params):
+                if count is not None:
+                    counts[key] = max(int(count), counts.get(key) or 0)
+                else:
+                    counts.setdefault(key, None)
+                if last_read < now - TOUCH_AFTER_SECONDS:
+                    stale.append((namespace, key))
+            for key, test_id, seconds in self.run(conn, f"""
+                    SELECT key, test_id, seconds FROM results
+                    WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""", params):
+                tests.setdefault(key, {})[test_id] = seconds
+        entries = [FileEntry(tests=tests.get(key, {}), test_count=counts.get(key)) for key in keys]
+        return QueryResult(entries=entries, stale_keys=stale)
+
+    def publish(self, conn: Conn, who: Principal, request: PublishRequest, api: str, now: float) -> int:
+        stats, prov = request.stats, request.provenance
+        stored = sum(len(entry.tests) for entry in request.entries.values())
+        publish_id = self.run(conn, """
+            INSERT INTO publishes (project_id, namespace, token_id, api, branch, commit_sha, run_url, created_at,
+                keys, tests, total, passed, failed, skipped, skipped_by_cache, seconds_saved)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""", (
+            who.project_id, who.namespace, who.token_id, api, prov.branch, prov.commit, prov.run_url, now,
+            len(request.entries), stored, stats.total, stats.passed, stats.failed, stats.skipped,
+            stats.skipped_by_cache, stats.seconds_saved)).fetchone()[0]
+        # Sorted rows: concurrent transactions lock rows in the same order and cannot deadlock.
+        keys = sorted(request.entries)
+        self.many(conn, """
+            INSERT INTO entries (project_id, namespace, key, test_count, publish_id, created_at, last_read_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (project_id, namespace, key) DO UPDATE SET
+                test_count = COALESCE(excluded.test_count, entries.test_count),
+                publish_id = excluded.publish_id, last_read_at = excluded.last_read_at""",
+            [(who.project_id, who.namespace, key, request.entries[key].test_count, publish_id, now, now)
+             for key in keys])
+        # A v1 publish carries no durations (0.0): keep a duration an earlier v2 publish stored.
+        self.many(conn, """
+            INSERT INTO results (project_id, namespace, key, test_id, seconds, publish_id)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (project_id, namespace, key, test_id) DO UPDATE SET
+                seconds = CASE WHEN excluded.seconds > 0 THEN excluded.seconds ELSE results.seconds END,
+                publish_id = excluded.publish_id""",
+            [(who.project_id, who.namespace, key, test_id, seconds, publish_id)
+             for key in keys for test_id, seconds in sorted(request.entries[key].tests.items())])
+        return stored
+
+    def touch(self, conn: Conn, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
+        self.many(conn, """UPDATE entries SET last_read_at = ?
+                           WHERE project_id = ? AND namespace = ? AND key = ? AND last_read_at < ?""",
+                  [(now, project_id, ns, key, now) for ns, key in sorted(set(items))])
+
+    def add_usage(self, conn: Conn, days: Sequence[UsageDay]) -> None:
+        self.many(conn, """
+            INSERT INTO usage_daily (project_id, day, queries, hits, misses, tests_published, tests_skipped,
+                                     seconds_saved)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (project_id, day) DO UPDATE SET
+                queries = usage_daily.queries + excluded.queries, hits = usage_daily.hits + excluded.hits,
+                misses = usage_daily.misses + excluded.misses,
+                tests_published = usage_daily.tests_published + excluded.tests_published,
+                tests_skipped = usage_daily.tests_skipped + excluded.tests_skipped,
+                seconds_saved = usage_daily.seconds_saved + excluded.seconds_saved""",
+            [(d.project_id, d.day, d.queries, d.hits, d.misses, d.tests_published, d.tests_skipped,
+              d.seconds_saved) for d in sorted(days, key=lambda d: (d.project_id, d.day))])
+
+    # --- administration ---------------------------------------------------------------------------
+
+    def project_id(self, conn: Conn, name: str) -> int | None:
+        row = self.run(conn, "SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    def create_project(self, conn: Conn, name: str, max_entries: int | None, now: float) -> None:
+        self.run(conn, "INSERT INTO projects (name, max_entries, created_at) VALUES (?, ?, ?)",
+                 (name, max_entries, now))
+
+    def list_projects(self, conn: Conn) -> list[Project]:
+        rows = self.run(conn, "SELECT id, name, created_at, max_entries, revoked_at FROM projects ORDER BY id")
+        return [Project(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def revoke_project(self, conn: Conn, name: str, now: float) -> bool:
+        cur = self.run(conn, "UPDATE projects SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                       (now, name))
+        return bool(cur.rowcount)
+
+    def create_user(self, conn: Conn, project_id: int, name: str, now: float) -> None:
+        self.run(conn, "INSERT INTO users (project_id, name, created_at) VALUES (?, ?, ?)",
+                 (project_id, name, now))
+
+    def list_users(self, conn: Conn, project: str | None) -> list[User]:
+        sql = """SELECT u.id, p.name, u.name, u.created_at, u.revoked_at
+                 FROM users u JOIN projects p ON p.id = u.project_id"""
+        rows = (self.run(conn, sql + " WHERE p.name = ? ORDER BY u.id", (project,)) if project
+                else self.run(conn, sql + " ORDER BY u.id"))
+        return [User(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def user_id(self, conn: Conn, project_id: int, name: str) -> int | None:
+        row = self.run(conn, "SELECT id FROM users WHERE project_id = ? AND name = ?", (project_id, name)).fetchone()
+        return int(row[0]) if row else None
+
+    def revoke_user(self, conn: Conn, project_id: int, name: str, now: float) -> bool:
+        cur = self.run(conn, "UPDATE users SET revoked_at = ? WHERE project_id = ? AND name = ? AND revoked_at IS NULL",
+                       (now, project_id, name))
+        return bool(cur.rowcount)
+
+    def create_token(self, conn: Conn, project_id: int, user_id: int, token_id: str, token_hash: str,
+                     scope: str, namespace: str, expires_at: float | None, now: float) -> None:
+        self.run(conn, """INSERT INTO tokens (id, user_id, project_id, token_hash, scope, namespace, created_at,
+                                              expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                 (token_id, user_id, project_id, token_hash, scope, namespace, now, expires_at))
+
+    def list_token_ids(self, conn: Conn, project: str | None) -> list[str]:
+        sql = "SELECT t.id FROM tokens t JOIN projects p ON p.id = t.project_id"
+        rows = (self.run(conn, sql + " WHERE p.name = ? ORDER BY t.created_at, t.id", (project,)) if project
+                else self.run(conn, sql + " ORDER BY t.created_at, t.id"))
+        return [r[0] for r in rows]
+
+    def revoke_token(self, conn: Conn, token_id: str, now: float) -> bool:
+        cur = self.run(conn, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id))
+        return bool(cur.rowcount)
+
+    def has_any_token(self, conn: Conn) -> bool:
+        return self.run(conn, "SELECT 1 FROM tokens LIMIT 1").fetchone() is not None
+
+    # --- poisoning, retention, reporting ----------------------------------------------------------
+
+    def purge(self, conn: Conn, token_id: str | None, since: float | None, key: str | None,
+              project_id: int | None) -> int:
+        """Delete results (and entries) published by a token, since a time, or under a key."""
+        conds, params = [], []
+        if token_id is not None:
+            conds.append("token_id = ?")
+            params.append(token_id)
+        if since is not None:
+            conds.append("created_at >= ?")
+            params.append(since)
+        scope, scope_params = "", []
+        if key is not None:
+            scope += " AND key = ?"
+            scope_params.append(key)
+        if project_id is not None:
+            scope += " AND project_id = ?"
+            scope_params.append(project_id)
+        if conds:
+            pubs = f"publish_id IN (SELECT id FROM publishes WHERE {' AND '.join(conds)})"
+            removed = self.run(conn, f"DELETE FROM results WHERE {pubs}{scope}", (*params, *scope_params)).rowcount
+            self.run(conn, f"DELETE FROM entries WHERE {pubs}{scope}", (*params, *scope_params))
+        else:
+            removed = self.run(conn, f"DELETE FROM results WHERE 1 = 1{scope}", scope_params).rowcount
+            self.run(conn, f"DELETE FROM entries WHERE 1 = 1{scope}", scope_params)
+        return int(removed)
+
+    def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
+        cutoff = now - max_age_days * 86400.0
+        removed = self._evict(conn, "last_read_at < ?", (cutoff,))
+        for project in self.list_projects(conn):
+            cap = project.max_entries if project.max_entries is not None else default_cap
+            if cap is None:
+                continue
+            row = self.run(conn, """SELECT last_read_at FROM entries WHERE project_id = ?
+                                    ORDER BY last_read_at DESC LIMIT 1 OFFSET ?""", (project.id, cap)).fetchone()
+            if row is not None:
+                removed += self._evict(conn, "project_id = ? AND last_read_at <= ?", (project.id, row[0]))
+        return removed
+
+    def _evict(self, conn: Conn, where: str, params: Sequence[Any]) -> int:
+        """Delete entries matching ``where`` and their results; returns the number of entries."""
+        self.run(conn, f"""DELETE FROM results WHERE (project_id, namespace, key) IN
+                           (SELECT project_id, namespace, key FROM entries WHERE {where})""", params)
+        return int(self.run(conn, f"DELETE FROM entries WHERE {where}", params).rowcount)
+
+    def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
+        sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved
+                 FROM usage_daily WHERE day >= ?"""
+        rows = (self.run(conn, sql + " AND project_id = ? ORDER BY project_id, day", (since_day, project_id))
+                if project_id is not None else self.run(conn, sql + " ORDER BY project_id, day", (since_day,)))
+        return [UsageDay(int(r[0]), r[1], *(int(v) for v in r[2:7]), float(r[7])) for r in rows]
+
+    def recent_runs(self, conn: Conn, project_id: int | None, limit: int) -> list[RunRecord]:
+        sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url, b.created_at,
+                        b.keys, b.tests, b.total, b.passed, b.failed, b.skipped, b.skipped_by_cache, b.seconds_saved
+                 FROM publishes b JOIN projects p ON p.id = b.project_id"""
+        rows = (self.run(conn, sql + " WHERE b.project_id = ? ORDER BY b.id DESC LIMIT ?", (project_id, limit))
+                if project_id is not None else self.run(conn, sql + " ORDER BY b.id DESC LIMIT ?", (limit,)))
+        return [RunRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], *(int(v) for v in r[8:15]),
+                          float(r[15])) for r in rows]
+
+    def count_entries(self, conn: Conn, project_id: int) -> int:
+        return int(self.run(conn, "SELECT COUNT(*) FROM entries WHERE project_id = ?", (project_id,)).fetchone()[0])
+
+
+@lru_cache(maxsize=256)
+def _to_format(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
