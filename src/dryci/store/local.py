@@ -74,7 +74,7 @@ class LocalStore:
             raise StoreUnavailable(f"cannot open local cache {self.path}: {exc}") from exc
         try:
             with self._errors("open"):
-                self._db.execute("PRAGMA journal_mode=WAL")
+                self._enable_wal(busy_timeout)
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version not in (0, SCHEMA_VERSION):
@@ -89,6 +89,19 @@ class LocalStore:
         except StoreUnavailable:
             self._db.close()
             raise
+
+    def _enable_wal(self, busy_timeout: float) -> None:
+        # Switching a fresh file to WAL can fail with "locked" without consulting the busy
+        # handler when another process does the same at that moment: retry for the timeout.
+        give_up = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError:
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -183,3 +196,9 @@ class LocalStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
