@@ -1,0 +1,122 @@
+"""``--dryci-verify-isolated``: each test file in a fresh interpreter, several at a time.
+
+A fresh process has an empty ``sys.modules``, so every module a test file needs is imported (and seen)
+in its own window: nothing an earlier test file loaded can hide a dependency. The parent collected the
+session; each child runs exactly the selected items of one file and writes its recording to a JSON
+file, which the parent merges.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dryci.exceptions import ProtocolError
+from dryci.verify.usage import Use, from_json
+
+if TYPE_CHECKING:
+    from dryci.verify.session import VerifyOptions
+
+_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class IsolatedResult:
+    usages: tuple[Mapping[str, frozenset[Use]], ...]
+    failed_files: int
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class _Child:
+    path: Path
+    returncode: int
+    output: str
+    usage: Mapping[str, frozenset[Use]]
+    error: str = ""
+
+
+def _group(items: list[pytest.Item]) -> dict[Path, list[str]]:
+    files: dict[Path, list[str]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item.nodeid)
+    return files
+
+
+def _command(config: pytest.Config, targets: list[str], record: Path, dagger_config: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        f"--rootdir={config.rootpath}", f"--dryci-verify-config={dagger_config}",
+        f"--dryci-verify-record={record}",
+    ]
+    if config.inipath is not None:
+        command.append(f"--config-file={config.inipath}")
+    if config.pluginmanager.hasplugin("xdist"):
+        command += ["-p", "no:xdist"]
+    return [*command, *targets]
+
+
+def _run_one(
+    config: pytest.Config, path: Path, nodeids: list[str], all_selected: bool, workdir: Path, index: int,
+    dagger_config: Path,
+) -> _Child:
+    record = workdir / f"{index}.json"
+    rootdir = config.rootpath
+    # Node ids are relative to the rootdir; run from there so they resolve the same way.
+    targets = [str(path)] if all_selected else nodeids
+    command = _command(config, targets, record, dagger_config)
+    proc = subprocess.run(command, cwd=rootdir, capture_output=True, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    try:
+        usage = from_json(json.loads(record.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ProtocolError) as exc:
+        return _Child(path, proc.returncode, output, {}, error=f"no recording ({exc})")
+    return _Child(path, proc.returncode, output, usage)
+
+
+def run_isolated(session: pytest.Session, options: VerifyOptions, dagger_config: Path) -> IsolatedResult:
+    config = session.config
+    files = _group(list(session.items))
+    with tempfile.TemporaryDirectory(prefix="dryci-verify-") as tmp, \
+            ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        futures = [
+            pool.submit(_run_one, config, path, nodeids, _whole_file(session, path),
+                        Path(tmp), index, dagger_config)
+            for index, (path, nodeids) in enumerate(sorted(files.items()))
+        ]
+        children = [f.result() for f in futures]
+    lines = [f"dryci verify: ran {len(children)} test files in fresh processes, {options.jobs} at a time"]
+    failed = 0
+    for child in children:
+        rel = child.path.relative_to(config.rootpath) if child.path.is_relative_to(config.rootpath) \
+            else child.path
+        if child.returncode not in (0, _NO_TESTS) or child.error:
+            failed += 1
+            lines.append(f"dryci verify: {rel} failed in its own process (exit {child.returncode}) "
+                         f"{child.error}".rstrip())
+            lines += ["    " + line for line in child.output.strip().splitlines()[-15:]]
+    return IsolatedResult(tuple(c.usage for c in children), failed, lines)
+
+
+def _whole_file(session: pytest.Session, path: Path) -> bool:
+    """True when no test of ``path`` was deselected, so the child may simply run the file."""
+    deselected = session.config.stash.get(_DESELECTED, {})
+    return deselected.get(path, 0) == 0
+
+
+_DESELECTED = pytest.StashKey[dict[Path, int]]()
+
+
+def record_deselected(config: pytest.Config, items: list[pytest.Item]) -> None:
+    counts = config.stash.setdefault(_DESELECTED, {})
+    for item in items:
+        counts[item.path] = counts.get(item.path, 0) + 1

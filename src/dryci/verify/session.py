@@ -1,0 +1,285 @@
+"""The per-run verifier: opens a recording window per test file, merges, compares, reports.
+
+Roles: a plain run records and reports; an xdist worker records and hands its usage to the controller
+through ``workeroutput``; the xdist controller merges and reports; an isolated-mode parent runs each test
+file in a child process (``dryci.verify.isolated``) and merges their recordings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dryci.exceptions import DryciError
+from dryci.verify.compare import Verdict, compare
+from dryci.verify.modules import reachable_modules
+from dryci.verify.paths import IGNORED_PARTS
+from dryci.verify.recorder import Recorder
+from dryci.verify.usage import Use, from_json, merge, to_json
+
+WORKER_KEY = "dryci_verify_usage"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    strict: bool
+    json_path: Path | None
+    isolated: bool
+    jobs: int
+    config_path: Path | None
+    record_path: Path | None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> VerifyOptions:
+        jobs_raw = config.getoption("dryci_verify_jobs")
+        jobs = os.cpu_count() or 1
+        if jobs_raw is not None:
+            try:
+                jobs = int(jobs_raw)
+            except ValueError:
+                jobs = 0
+            if jobs < 1:
+                raise pytest.UsageError(f"--dryci-verify-jobs: expected a positive integer, got {jobs_raw!r}")
+        invocation = config.invocation_params.dir
+
+        def path(option: str) -> Path | None:
+            value = config.getoption(option)
+            return None if not value else invocation / str(value)
+
+        return cls(
+            strict=bool(config.getoption("dryci_verify_strict")),
+            json_path=path("dryci_verify_json"),
+            isolated=bool(config.getoption("dryci_verify_isolated")),
+            jobs=jobs,
+            config_path=path("dryci_verify_config"),
+            record_path=path("dryci_verify_record"),
+        )
+
+
+def _load_dagger_config(config: pytest.Config, explicit: Path | None) -> Any:
+    from dryci.dagger import find_config, load_config
+
+    path = explicit or find_config(config.rootpath)
+    if path is None:
+        raise pytest.UsageError(
+            f"--dryci-verify: no repo_dagger.yaml, repo_dagger.toml or [tool.repo_dagger] found in "
+            f"{config.rootpath}; pass --dryci-verify-config PATH"
+        )
+    if not path.is_file():
+        raise pytest.UsageError(f"--dryci-verify-config: {path} does not exist")
+    try:
+        return load_config(path)
+    except DryciError as exc:
+        raise pytest.UsageError(f"--dryci-verify: {exc}") from None
+
+
+class VerifySession:
+    def __init__(self, config: pytest.Config, options: VerifyOptions, dagger_config: Any) -> None:
+        self.config = config
+        self.options = options
+        self.dagger_config = dagger_config
+        self.base_dir = Path(dagger_config.base_dir)
+        self.is_worker = hasattr(config, "workerinput")
+        self.is_controller = not self.is_worker and config.getoption("dist", default="no") not in ("no", None)
+        self.recorder = Recorder(self.base_dir)
+        self.parts: list[Mapping[str, frozenset[Use]]] = []
+        self.verdict: Verdict | None = None
+        self.error: str | None = None
+        self.isolated_lines: list[str] = []
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> VerifySession:
+        options = VerifyOptions.from_config(config)
+        if config.pluginmanager.hasplugin("dryci-session") or _option(config, "dryci"):
+            raise pytest.UsageError("--dryci-verify runs every test; do not combine it with --dryci")
+        return cls(config, options, _load_dagger_config(config, options.config_path))
+
+    @property
+    def _records(self) -> bool:
+        return not self.is_controller and not self.options.isolated
+
+    def _test_file(self, path: Path) -> str | None:
+        return self.recorder.paths.relative(str(path))
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self._records:
+            self.recorder.activate()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        test_file = self._test_file(collector.path) if isinstance(collector, pytest.File) else None
+        if test_file is None or not self._records:
+            yield
+            return
+        with self.recorder.window(test_file):
+            outcome = yield
+        report = outcome.get_result()
+        if report.passed and isinstance(collector, pytest.Module):
+            module = collector.obj
+            self.recorder.add(test_file, reachable_modules(module, self.recorder.paths))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, None]:
+        test_file = self._test_file(item.path)
+        if test_file is None or not self._records:
+            yield
+            return
+        with self.recorder.window(test_file):
+            yield
+        self.recorder.add_fixture_uses(test_file, getattr(item, "fixturenames", ()))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, None]:
+        if fixturedef.scope == "function" or not self._records:
+            yield
+            return
+        # A shared fixture is set up once; every later test file that requests it depends on it too.
+        with self.recorder.fixture(fixturedef.argname):
+            yield
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        if self.options.isolated:
+            from dryci.verify.isolated import record_deselected
+
+            record_deselected(self.config, items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if not self.options.isolated or session.config.option.collectonly:
+            return None
+        from dryci.verify.isolated import run_isolated
+
+        result = run_isolated(session, self.options, self.dagger_config.source)
+        self.parts.extend(result.usages)
+        self.isolated_lines = result.lines
+        session.testsfailed += result.failed_files
+        return True
+
+    # -- judging ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.recorder.deactivate()
+        own = self.recorder.snapshot()
+        if self.is_worker:
+            self.config.workeroutput[WORKER_KEY] = to_json(own)  # type: ignore[attr-defined]
+            return
+        if self.options.record_path is not None:
+            self.options.record_path.write_text(json.dumps(to_json(own)), encoding="utf-8")
+            return
+        usage = expand(merge([own, *self.parts]), self.base_dir)
+        try:
+            self.verdict = compare(usage, closures(self.dagger_config, usage))
+        except DryciError as exc:
+            self.error = f"dryci verify: the dependency analysis failed: {exc}"
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
+        if self.options.json_path is not None:
+            from dryci.verify.report import dumps
+
+            self.options.json_path.parent.mkdir(parents=True, exist_ok=True)
+            self.options.json_path.write_text(dumps(self.verdict), encoding="utf-8")
+        if self.options.strict and self.verdict.findings and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from dryci.verify.report import text_lines
+
+        if self.is_worker or self.options.record_path is not None:
+            return
+        for line in self.isolated_lines:
+            terminalreporter.write_line(line)
+        if self.error is not None:
+            terminalreporter.write_line(self.error, red=True)
+            return
+        if self.verdict is None:
+            return
+        verbose = self.config.get_verbosity() > 0
+        for line in text_lines(self.verdict, verbose=verbose):
+            terminalreporter.write_line(line)
+        if self.options.strict and self.verdict.findings:
+            terminalreporter.write_line("dryci verify: failing the run (--dryci-verify-strict)", red=True)
+
+
+class XdistHooks:
+    """Registered only when pytest-xdist is installed: the controller collects each worker's usage."""
+
+    def __init__(self, session: VerifySession) -> None:
+        self.session = session
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if data is not None:
+            self.session.parts.append(from_json(data))
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getoption(name)
+    except ValueError:
+        return None
+
+
+def expand(usage: Mapping[str, frozenset[Use]], base_dir: Path) -> dict[str, frozenset[Use]]:
+    """Listings become one use per listed file; uses of files that no longer exist are dropped."""
+    listed: dict[str, list[str]] = {}
+    result: dict[str, frozenset[Use]] = {}
+    for test_file, uses in usage.items():
+        kept: set[Use] = set()
+        for use in uses:
+            if use.kind != "lists":
+                if (base_dir / use.path).is_file():
+                    kept.add(use)
+                    if use.kind in ("imports", "runs", "references"):
+                        kept.update(_packages_of(base_dir, use))
+                continue
+            if use.path not in listed:
+                listed[use.path] = _files_in(base_dir, use.path)
+            kept.update(Use(f, "lists", use.reader, use.path) for f in listed[use.path])
+        result[test_file] = frozenset(kept)
+    return result
+
+
+def _packages_of(base_dir: Path, use: Use) -> set[Use]:
+    """Using a module means its packages' ``__init__`` ran too, even when ``sys.modules`` had them."""
+    found = set()
+    folder = posixpath.dirname(use.path)
+    name = use.via
+    if posixpath.basename(use.path) == "__init__.py":
+        folder = posixpath.dirname(folder)
+    while folder and (base_dir / folder / "__init__.py").is_file():
+        name = name.rpartition(".")[0] or None if name else None
+        found.add(Use(f"{folder}/__init__.py", "imports", use.reader, name))
+        folder = posixpath.dirname(folder)
+    return found
+
+
+def _files_in(base_dir: Path, folder: str) -> list[str]:
+    directory = base_dir / folder
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return []
+    prefix = "" if folder in ("", ".") else folder + "/"
+    return [
+        prefix + e.name for e in entries
+        if e.is_file() and not e.name.startswith(".") and e.name not in IGNORED_PARTS
+        and not e.name.endswith((".pyc", ".pyo"))
+    ]
+
+
+def closures(dagger_config: Any, usage: Mapping[str, frozenset[Use]]) -> dict[str, frozenset[str]]:
+    """The closure of every recorded test file the analysis knows (the config's inputs)."""
+    from dryci.dagger import analyze
+
+    analysis = analyze(dagger_config)
+    return {t: frozenset(analysis.closure(t)) for t in usage if t in analysis.hashes}

@@ -1,0 +1,80 @@
+"""Which project files had code executed while one test file was being collected or run.
+
+This is what keeps module caching from hiding a dependency in the default (single-process) mode: a module
+imported by an earlier test file leaves no import or open event when a later test file uses it, but its
+functions still run. Python 3.12+ uses ``sys.monitoring`` (each code object reported once per window,
+then disabled until the next window); older versions fall back to a profile function, which costs more.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import FrameType
+from typing import Any, Protocol
+
+
+class Tracer(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> set[str]:
+        """Stop and return the co_filenames of the code that ran since ``start``."""
+        ...
+
+
+class ProfileTracer:
+    """``sys.setprofile``-based: one set insertion per Python call."""
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+
+    def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            self._files.add(frame.f_code.co_filename)
+
+    def start(self) -> None:
+        self._files = set()
+        sys.setprofile(self._profile)
+        threading.setprofile(self._profile)
+
+    def stop(self) -> set[str]:
+        sys.setprofile(None)
+        threading.setprofile(None)
+        files, self._files = self._files, set()
+        return files
+
+
+class MonitoringTracer:
+    """``sys.monitoring``-based (Python 3.12+): each code object costs one callback per window."""
+
+    def __init__(self, tool_id: int) -> None:
+        self._tool = tool_id
+        self._files: set[str] = set()
+        self._mon: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before 3.12
+        self._mon.use_tool_id(tool_id, "dryci-verify")
+        self._mon.register_callback(tool_id, self._mon.events.PY_START, self._on_start)
+
+    def _on_start(self, code: Any, offset: int) -> Any:
+        self._files.add(code.co_filename)
+        return self._mon.DISABLE
+
+    def start(self) -> None:
+        self._files = set()
+        self._mon.restart_events()  # re-arm the code objects disabled in the previous window
+        self._mon.set_events(self._tool, self._mon.events.PY_START)
+
+    def stop(self) -> set[str]:
+        self._mon.set_events(self._tool, 0)
+        files, self._files = self._files, set()
+        return files
+
+
+def make_tracer() -> Tracer | None:
+    """The cheapest tracer this Python offers; None if another tool holds every monitoring slot."""
+    mon = getattr(sys, "monitoring", None)
+    if mon is None:
+        return ProfileTracer()
+    for tool_id in (4, 3, 5, 2, 1, 0):
+        if mon.get_tool(tool_id) is None:
+            return MonitoringTracer(tool_id)
+    return ProfileTracer()
