@@ -1,0 +1,269 @@
+"""The HTTP API: v1 (0.1.x wire format), v2, health, metrics, OpenAPI, docs and the dashboard.
+
+Handlers read the raw body themselves (size limit while streaming, strict JSON) and validate it with
+``dryci.protocol``; every failure is a 4xx with ``{"detail": ..., "field": ...}``, never a 500. Database
+work runs in worker threads so the event loop keeps accepting requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dryci import __version__
+from dryci.exceptions import DryciError, ProtocolError, StoreError, StoreUnavailable
+from dryci.protocol import (
+    MAX_BODY_BYTES,
+    decode_v1_publish_request,
+    decode_v1_query_request,
+    decode_v2_publish_request,
+    decode_v2_query_request,
+)
+from dryci.server import schemas
+from dryci.server.apidocs import API_DOCS_HTML
+from dryci.server.auth import authenticate, bearer_token, require_write
+from dryci.server.backends.base import Backend, Principal
+from dryci.server.config import Settings
+from dryci.server.dashboard import dashboard_router
+from dryci.server.errors import ApiError, AuthError
+from dryci.server.jsonbody import loads_strict
+from dryci.server.metrics import Metrics, MetricsMiddleware
+from dryci.server.ratelimit import RateLimiter
+from dryci.server.recorder import UsageRecorder, day_of
+
+log = logging.getLogger("dryci.server")
+ERRORS = (401, 403, 413, 422, 429, 503)
+
+
+@dataclass
+class ServerState:
+    backend: Backend
+    settings: Settings
+    metrics: Metrics
+    limiter: RateLimiter
+    recorder: UsageRecorder
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, or 413 as soon as Content-Length or the streamed bytes pass MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"body of {int(declared)} bytes is larger than the limit of {MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, f"body larger than the limit of {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retention_loop(state: ServerState, stop: threading.Event) -> None:
+    while True:
+        try:
+            removed = state.backend.apply_retention(time.time(), state.settings.retention_days,
+                                                    state.settings.max_entries)
+            if removed:
+                log.info("dryci: retention removed %d entries", removed)
+        except DryciError as exc:
+            log.warning("dryci: retention failed: %s", exc)
+        if stop.wait(state.settings.retention_interval_seconds):
+            return
+
+
+def create_app(backend: Backend, settings: Settings) -> FastAPI:
+    """The ASGI app over an open backend; the app closes the backend when it shuts down."""
+    state = ServerState(backend, settings, Metrics(), RateLimiter(settings.rate_limit, settings.rate_burst),
+                        UsageRecorder(backend, settings.flush_seconds))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        state.recorder.start()
+        retention = threading.Thread(target=_retention_loop, args=(state, stop), name="dryci-retention",
+                                     daemon=True)
+        retention.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            retention.join(timeout=10)
+            state.recorder.stop()
+            backend.close()
+
+    app = FastAPI(title="DryCI cache server", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="Shared test-result cache for pytest-dryci. See GET /api.")
+    app.state.dryci = state
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    _install_error_handlers(app)
+
+    async def call(request: Request, work: Callable[[Principal, Any, float], Any], *, write: bool) -> Any:
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise AuthError("missing Authorization: Bearer token")
+        raw = await read_body(request)
+        now = time.time()
+
+        def run() -> Any:
+            principal = authenticate(backend, token, now)
+            retry = state.limiter.retry_after(principal.token_id, now)
+            if retry is not None:
+                raise ApiError(429, f"rate limit of {settings.rate_limit:g} requests/s per token exceeded",
+                               headers={"Retry-After": str(retry)})
+            if write:
+                require_write(principal)
+            return work(principal, loads_strict(raw), now)
+
+        return await run_in_threadpool(run)
+
+    def query(principal: Principal, keys: tuple[str, ...], now: float) -> list[Any]:
+        result = backend.query(principal.project_id, principal.read_namespaces, keys, now)
+        hits = sum(1 for entry in result.entries if entry.tests)
+        state.metrics.count_query(hits, len(keys) - hits)
+        state.recorder.query(principal.project_id, now, hits, len(keys) - hits, result.stale_keys)
+        return result.entries
+
+    def publish(principal: Principal, request: Any, api: str, now: float) -> int:
+        stored = backend.publish(principal, request, api, now)
+        state.metrics.count_publish(stored)
+        state.recorder.publish(principal.project_id, now, stored, request.stats.skipped_by_cache,
+                               request.stats.seconds_saved)
+        return stored
+
+    @app.post("/api/v1/query-passed", tags=["v1"], summary="Passed test ids per key (0.1.x format)",
+              openapi_extra=schemas.body(schemas.V1_QUERY),
+              responses=schemas.responses(schemas.V1_QUERY_RESPONSE, 401, 413, 422, 429, 503))
+    async def v1_query(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            entries = query(principal, decode_v1_query_request(data).keys, now)
+            return {"node_ids": [sorted(entry.tests) for entry in entries]}
+        return _json(await call(request, work, write=False))
+
+    @app.post("/api/v1/publish", tags=["v1"], summary="Add passed test ids (0.1.x format)",
+              openapi_extra=schemas.body(schemas.V1_PUBLISH),
+              responses=schemas.responses(schemas.EMPTY, 401, 403, 413, 422, 429, 503))
+    async def v1_publish(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            publish(principal, decode_v1_publish_request(data), "v1", now)
+            return {}
+        return _json(await call(request, work, write=True))
+
+    @app.post("/api/v2/query", tags=["v2"], summary="Passed tests with durations, and test counts, per key",
+              openapi_extra=schemas.body(schemas.V2_QUERY),
+              responses=schemas.responses(schemas.V2_QUERY_RESPONSE, 401, 413, 422, 429, 503))
+    async def v2_query(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            entries = query(principal, decode_v2_query_request(data).keys, now)
+            return {"entries": [entry.to_json() for entry in entries]}
+        return _json(await call(request, work, write=False))
+
+    @app.post("/api/v2/publish", tags=["v2"], summary="Store passed tests with durations and provenance",
+              openapi_extra=schemas.body(schemas.V2_PUBLISH),
+              responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503))
+    async def v2_publish(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            return {"stored": publish(principal, decode_v2_publish_request(data), "v2", now)}
+        return _json(await call(request, work, write=True))
+
+    @app.get("/api/v2/usage", tags=["v2"], summary="Usage per day of the token's project",
+             responses=schemas.responses({"type": "object"}, 401, 422, 429, 503))
+    async def v2_usage(request: Request, days: int = Query(30, ge=1, le=366)) -> Response:
+        def run() -> Any:
+            now = time.time()
+            principal = authenticate(backend, bearer_token(request.headers.get("authorization")), now)
+            rows = backend.usage(principal.project_id, day_of(now - (days - 1) * 86400.0))
+            return {"project": principal.project, "days": [
+                {"day": r.day, "queries": r.queries, "hits": r.hits, "misses": r.misses,
+                 "tests_published": r.tests_published, "tests_skipped": r.tests_skipped,
+                 "seconds_saved": r.seconds_saved} for r in rows]}
+        return _json(await run_in_threadpool(run))
+
+    @app.get("/api/v2/whoami", tags=["v2"], summary="What the token may do",
+             responses=schemas.responses({"type": "object"}, 401, 503))
+    async def whoami(request: Request) -> Response:
+        def run() -> Any:
+            p = authenticate(backend, bearer_token(request.headers.get("authorization")), time.time())
+            return {"token_id": p.token_id, "project": p.project, "user": p.user, "scope": p.scope,
+                    "namespace": p.namespace}
+        return _json(await run_in_threadpool(run))
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the database answers")
+    async def healthz() -> Response:
+        await run_in_threadpool(backend.check)
+        return _json({"status": "ok", "schema_version": backend.schema_version})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus text metrics",
+             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        try:
+            size: int | None = await run_in_threadpool(backend.size_bytes)
+        except DryciError:
+            size = None
+        return Response(state.metrics.render(size), media_type="text/plain; version=0.0.4")
+
+    @app.get("/api", tags=["operations"], summary="Human-readable API documentation",
+             response_class=HTMLResponse)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(API_DOCS_HTML)
+
+    app.include_router(dashboard_router(state))
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def error(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> Response:
+        return _json({"detail": detail, "field": field}, status, headers)
+
+    async def api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error(exc.status, exc.message, exc.field, exc.headers)
+
+    async def protocol_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProtocolError)
+        return error(422, exc.message, exc.field)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+        return error(422, str(first.get("msg", "invalid request")), where or None)
+
+    async def unavailable(_: Request, exc: Exception) -> Response:
+        return error(503, f"database unavailable: {exc}", headers={"Retry-After": "5"})
+
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        # The message is logged without the request: headers (and tokens) never reach the log.
+        log.error("dryci: internal error: %s: %s", type(exc).__name__, exc)
+        return JSONResponse({"detail": "internal error", "field": None}, status_code=500)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ProtocolError, protocol_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StoreUnavailable, unavailable)
+    app.add_exception_handler(StoreError, unavailable)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory for worker processes (``--workers N``): settings come from the environment."""
+    from dryci.server.backends import open_backend
+
+    settings = Settings.from_env()
+    return create_app(open_backend(settings.db), settings)

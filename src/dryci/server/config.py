@@ -1,0 +1,46 @@
+"""Server settings: one frozen dataclass, built by the CLI from flags and environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from dryci.exceptions import ConfigError
+
+DEFAULT_DB = "sqlite:///dryci.db"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+SETTINGS_ENV = "DRYCI_SERVER_SETTINGS"  # how the CLI hands settings to uvicorn worker processes
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    rate_limit: float = 50.0  # requests per second per token; 0 disables
+    rate_burst: int = 100
+    retention_days: float = 30.0
+    max_entries: int | None = None  # default per-project cap; a project's own cap wins
+    dashboard_public: bool = False
+    flush_seconds: float = 1.0  # how often usage counters and read times are written
+    retention_interval_seconds: float = 3600.0
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        raw = os.environ.get(SETTINGS_ENV)
+        if not raw:
+            raise ConfigError("not set; start the server with `dryci server`", key=SETTINGS_ENV)
+        return cls(**json.loads(raw))
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) -> (host, port); ConfigError names --listen."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"expected HOST:PORT such as 127.0.0.1:8080, got {value!r}", key="--listen")
+    return host.strip("[]"), int(port)

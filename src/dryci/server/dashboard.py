@@ -1,0 +1,174 @@
+"""The web dashboard: per project hit rate, tests skipped, time saved per day (SVG), recent runs.
+
+Server-rendered HTML, no JavaScript. Login posts a token; the session cookie holds that token
+(HttpOnly, SameSite=Strict) and every page view authenticates it again, so revocation applies at once.
+An ``admin`` token (or ``--dashboard-public``) sees every project, other tokens their own.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dryci.server.auth import authenticate
+from dryci.server.backends.base import RunRecord, UsageDay
+from dryci.server.errors import AuthError
+from dryci.server.recorder import day_of
+
+if TYPE_CHECKING:
+    from dryci.server.app import ServerState
+
+COOKIE = "dryci_session"
+DAYS = 30
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-size:1.4em}
+section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
+.numbers span{display:inline-block;margin-right:2em}.numbers b{font-size:1.3em}
+table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}
+.error{color:#b00}"""
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    name: str
+    days: list[UsageDay]
+    runs: list[RunRecord]
+
+    @property
+    def hits(self) -> int:
+        return sum(d.hits for d in self.days)
+
+    @property
+    def lookups(self) -> int:
+        return sum(d.hits + d.misses for d in self.days)
+
+    @property
+    def tests_skipped(self) -> int:
+        return sum(d.tests_skipped for d in self.days)
+
+    @property
+    def seconds_saved(self) -> float:
+        return sum(d.seconds_saved for d in self.days)
+
+
+def saved_chart(days: list[UsageDay], today: float) -> str:
+    """A bar chart of seconds saved per day over the last DAYS days, as inline SVG."""
+    per_day = {d.day: d.seconds_saved for d in days}
+    labels = [day_of(today - (DAYS - 1 - i) * 86400.0) for i in range(DAYS)]
+    values = [per_day.get(label, 0.0) for label in labels]
+    top = max(values) or 1.0
+    width, height, bar = 620, 160, 18
+    bars = []
+    for i, (label, value) in enumerate(zip(labels, values)):
+        h = round(value / top * (height - 30), 1)
+        bars.append(f'<rect x="{10 + i * (bar + 2)}" y="{height - 20 - h}" width="{bar}" height="{h}" '
+                    f'fill="#3a7"><title>{label}: {value:.1f} s saved</title></rect>')
+    return (f'<svg class="saved-chart" role="img" aria-label="time saved per day" width="{width}" '
+            f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
+            f'<text x="10" y="12" font-size="11">max {_duration(top)} per day</text>{"".join(bars)}'
+            f'<text x="10" y="{height - 5}" font-size="10">{labels[0]}</text>'
+            f'<text x="{width - 70}" y="{height - 5}" font-size="10">{labels[-1]}</text></svg>')
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def render_project(view: ProjectView, now: float) -> str:
+    e = html.escape
+    rate = f"{100.0 * view.hits / view.lookups:.1f}%" if view.lookups else "n/a"
+    rows = "".join(
+        f"<tr><td>{e(time.strftime('%Y-%m-%d %H:%M', time.gmtime(r.created_at)))}</td>"
+        f"<td>{e(r.branch or '')}</td><td>{e((r.commit or '')[:12])}</td><td>{r.tests}</td>"
+        f"<td>{r.passed}</td><td>{r.failed}</td><td>{r.skipped_by_cache}</td>"
+        f"<td>{_link(r.run_url)}</td><td>{e(r.token_id)}</td></tr>"
+        for r in view.runs)
+    name = e(view.name)
+    return (f'<section class="project" data-project="{name}"><h2>{name}</h2><p class="numbers">'
+            f'<span>hit rate <b class="hit-rate">{rate}</b></span>'
+            f'<span>tests skipped <b class="tests-skipped">{view.tests_skipped:,}</b></span>'
+            f'<span>time saved <b class="time-saved">{_duration(view.seconds_saved)}</b></span>'
+            f"<span>last {DAYS} days</span></p>{saved_chart(view.days, now)}"
+            f'<h3>Recent runs</h3><table class="runs"><tr><th>time (UTC)</th><th>branch</th><th>commit</th>'
+            f"<th>tests stored</th><th>passed</th><th>failed</th><th>skipped by cache</th><th>run</th>"
+            f"<th>token</th></tr>{rows}</table></section>")
+
+
+def _link(url: str | None) -> str:
+    if not url or not url.startswith(("https://", "http://")):
+        return html.escape(url or "")
+    return f'<a href="{html.escape(url)}" rel="nofollow noopener">link</a>'
+
+
+def _page(body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>DryCI dashboard</title>"
+            f"<style>{STYLE}</style></head><body><h1>DryCI cache server</h1>{body}</body></html>")
+
+
+LOGIN = ('<form method="post" action="/login"><label>Token <input type="password" name="token" '
+         'autocomplete="off" size="70"></label> <button type="submit">Log in</button></form>')
+
+
+def dashboard_router(state: ServerState) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    backend = state.backend
+
+    def views(token: str | None, now: float) -> list[ProjectView]:
+        if state.settings.dashboard_public:
+            projects = [(p.id, p.name) for p in backend.list_projects()]
+        else:
+            principal = authenticate(backend, token, now)
+            if principal.scope == "admin":
+                projects = [(p.id, p.name) for p in backend.list_projects()]
+            else:
+                projects = [(principal.project_id, principal.project)]
+        since = day_of(now - (DAYS - 1) * 86400.0)
+        return [ProjectView(name, backend.usage(pid, since), backend.recent_runs(pid, 20)) for pid, name in projects]
+
+    @router.get("/")
+    async def index(request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        if token is None and not state.settings.dashboard_public:
+            return HTMLResponse(_page(LOGIN))
+        now = time.time()
+        try:
+            found = await run_in_threadpool(views, token, now)
+        except AuthError as exc:
+            page = HTMLResponse(_page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
+                                status_code=401)
+            page.delete_cookie(COOKIE)
+            return page
+        logout = '<form method="post" action="/logout"><button>Log out</button></form>' if token else ""
+        body = "".join(render_project(v, now) for v in found) or "<p>No projects yet.</p>"
+        return HTMLResponse(_page(logout + body))
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        raw = await request.body()
+        fields: dict[str, Any] = parse_qs(raw[:4096].decode("utf-8", "replace"))
+        token = (fields.get("token") or [""])[0].strip()
+        try:
+            await run_in_threadpool(authenticate, backend, token or None, time.time())
+        except AuthError as exc:
+            return HTMLResponse(_page(f'<p class="error">{html.escape(exc.message)}</p>{LOGIN}'), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @router.post("/logout")
+    async def logout() -> Response:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    return router

@@ -1,0 +1,115 @@
+"""JSON Schemas of the request and response bodies, for the OpenAPI document.
+
+The server validates bodies itself (dryci.protocol + jsonbody, stricter than a schema can say); these
+schemas describe the same rules so that generated clients and fuzzers know the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST, MAX_PROVENANCE_CHARS
+
+KEY = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of a test file's dependency hash"}
+TEST_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "keyed hash of a test's node id"}
+COUNT = {"type": "integer", "minimum": 0, "maximum": 2**53}
+SECONDS = {"type": "number", "minimum": 0}
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "field": {"type": ["string", "null"]}},
+    "required": ["detail"],
+}
+
+V1_QUERY = {
+    "type": "object",
+    "properties": {"test_file_hashes": {"type": "array", "items": KEY, "maxItems": MAX_KEYS_PER_REQUEST}},
+    "required": ["test_file_hashes"],
+    "additionalProperties": False,
+}
+V1_QUERY_RESPONSE = {
+    "type": "object",
+    "properties": {"node_ids": {"type": "array", "items": {"type": "array", "items": TEST_ID}}},
+    "required": ["node_ids"],
+}
+V1_PUBLISH = {
+    "type": "object",
+    "properties": {
+        "passed_node_ids_per_test_file": {
+            "type": "object",
+            "propertyNames": KEY,
+            "additionalProperties": {"type": "array", "items": TEST_ID, "maxItems": MAX_IDS_PER_KEY},
+            "maxProperties": MAX_KEYS_PER_REQUEST,
+        },
+        "total_test_count": COUNT,
+        "passed_test_count": COUNT,
+        "failed_test_count": COUNT,
+        "skipped_test_count": COUNT,
+        "skipped_by_cache_test_count": COUNT,
+    },
+    "required": ["passed_node_ids_per_test_file"],
+    "additionalProperties": False,
+}
+EMPTY = {"type": "object", "additionalProperties": False}
+
+ENTRY = {
+    "type": "object",
+    "properties": {
+        "test_count": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_IDS_PER_KEY},
+        "tests": {"type": "object", "propertyNames": TEST_ID, "additionalProperties": SECONDS,
+                  "maxProperties": MAX_IDS_PER_KEY},
+    },
+    "additionalProperties": False,
+}
+TEXT = {"type": ["string", "null"], "maxLength": MAX_PROVENANCE_CHARS}
+V2_QUERY = {
+    "type": "object",
+    "properties": {"keys": {"type": "array", "items": KEY, "maxItems": MAX_KEYS_PER_REQUEST}},
+    "required": ["keys"],
+    "additionalProperties": False,
+}
+V2_QUERY_RESPONSE = {
+    "type": "object",
+    "properties": {"entries": {"type": "array", "items": ENTRY}},
+    "required": ["entries"],
+}
+V2_PUBLISH = {
+    "type": "object",
+    "properties": {
+        "entries": {"type": "object", "propertyNames": KEY, "additionalProperties": ENTRY,
+                    "maxProperties": MAX_KEYS_PER_REQUEST},
+        "provenance": {
+            "type": ["object", "null"],
+            "properties": {"branch": TEXT, "commit": TEXT, "run_url": TEXT},
+            "additionalProperties": False,
+        },
+        "stats": {
+            "type": ["object", "null"],
+            "properties": {"total": COUNT, "passed": COUNT, "failed": COUNT, "skipped": COUNT,
+                           "skipped_by_cache": COUNT, "seconds_saved": SECONDS},
+            "additionalProperties": False,
+        },
+    },
+    "required": ["entries"],
+    "additionalProperties": False,
+}
+V2_PUBLISH_RESPONSE = {"type": "object", "properties": {"stored": COUNT}, "required": ["stored"]}
+
+
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose JSON body the handler reads itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def responses(ok: dict[str, Any], *codes: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        401: "missing, unknown, expired or revoked token",
+        403: "the token's scope does not allow this",
+        413: "body larger than 8 MiB",
+        422: "malformed body; `field` names where",
+        429: "rate limit; see Retry-After",
+        503: "database unavailable",
+    }
+    out: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+    for code in codes:
+        out[code] = {"description": described[code], "content": {"application/json": {"schema": ERROR}}}
+    return out
