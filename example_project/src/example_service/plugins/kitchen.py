@@ -1,0 +1,5 @@
+"""Tax rate of the kitchen category."""
+
+from decimal import Decimal
+
+RATE = Decimal("0.19")

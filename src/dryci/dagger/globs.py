@@ -1,0 +1,171 @@
+"""Doublestar globbing (``**`` spans folders, ``{a,b}`` alternatives), compiled once, over a cached tree.
+
+Matching uses wcmatch's translation to regular expressions, compiled once per pattern set. Globbing on the
+disk walks only the part of the tree below a pattern's literal prefix, and each folder is listed once per
+analysis, so thousands of ``visit_siblings`` rules cost one ``scandir`` per folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from typing import Optional
+
+from wcmatch import glob as wcglob
+
+__all__ = ["FileTree", "Matcher", "compile_globs", "has_magic"]
+
+# Doublestar semantics of repo_dagger: `**` crosses folders, `*` matches dotfiles, `{a,b}` alternatives.
+_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.BRACE
+_MAGIC = re.compile(r"[*?\[{]")
+
+
+class Matcher:
+    """Matches posix relative paths against a set of globs (any of them)."""
+
+    __slots__ = ("_regex", "patterns")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+        regex: Optional[re.Pattern[str]] = None
+        if patterns:
+            include, _ = wcglob.translate(list(patterns), flags=_FLAGS)
+            regex = re.compile("|".join(f"(?:{part})" for part in include))
+        self._regex = regex
+
+    def __call__(self, path: str) -> bool:
+        return self._regex is not None and self._regex.match(path) is not None
+
+    def __bool__(self) -> bool:
+        return self._regex is not None
+
+
+@lru_cache(maxsize=4096)
+def compile_globs(patterns: tuple[str, ...]) -> Matcher:
+    """A matcher for ``patterns``; the same tuple always returns the same compiled object."""
+    return Matcher(patterns)
+
+
+def has_magic(pattern: str) -> bool:
+    return _MAGIC.search(pattern) is not None
+
+
+def _join(folder: str, name: str) -> str:
+    return name if folder in ("", ".") else f"{folder}/{name}"
+
+
+class FileTree:
+    """Read-only view of the files below ``base_dir``; folder listings and glob results are cached."""
+
+    def __init__(self, base_dir: str) -> None:
+        self.base_dir = base_dir
+        self._listings: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._globs: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._isfile: dict[str, bool] = {}
+        self._isdir: dict[str, bool] = {}
+
+    def _abs(self, rel: str) -> str:
+        return self.base_dir if rel in ("", ".") else os.path.join(self.base_dir, rel)
+
+    def listing(self, folder: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(files, subfolders) of ``folder`` (relative posix path); empty when it is not a folder."""
+        cached = self._listings.get(folder)
+        if cached is not None:
+            return cached
+        files: list[str] = []
+        dirs: list[str] = []
+        try:
+            with os.scandir(self._abs(folder)) as entries:
+                for entry in entries:
+                    try:
+                        # Symlinks are followed, as Go's os.DirFS does when globbing.
+                        if entry.is_dir():
+                            dirs.append(entry.name)
+                        elif entry.is_file():
+                            files.append(entry.name)
+                    except OSError:
+                        continue
+        except OSError:
+            pass
+        result = (tuple(sorted(files)), tuple(sorted(dirs)))
+        self._listings[folder] = result
+        return result
+
+    def is_file(self, rel: str) -> bool:
+        cached = self._isfile.get(rel)
+        if cached is None:
+            cached = os.path.isfile(self._abs(rel))
+            self._isfile[rel] = cached
+        return cached
+
+    def is_dir(self, rel: str) -> bool:
+        cached = self._isdir.get(rel)
+        if cached is None:
+            cached = os.path.isdir(self._abs(rel))
+            self._isdir[rel] = cached
+        return cached
+
+    def walk_files(self, folder: str) -> list[str]:
+        """Every file below ``folder``, as paths relative to the base."""
+        out: list[str] = []
+        stack = [folder]
+        while stack:
+            current = stack.pop()
+            files, dirs = self.listing(current)
+            out.extend(_join(current, name) for name in files)
+            stack.extend(_join(current, name) for name in reversed(dirs))
+        return out
+
+    def glob(self, pattern: str, folder: str = ".") -> tuple[str, ...]:
+        """Files matching ``pattern`` relative to ``folder``; returned relative to the base, sorted."""
+        key = (folder, pattern)
+        cached = self._globs.get(key)
+        if cached is not None:
+            return cached
+        result = tuple(sorted(self._glob(pattern, folder)))
+        self._globs[key] = result
+        return result
+
+    def _glob(self, pattern: str, folder: str) -> list[str]:
+        pattern = pattern.strip()
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        if not pattern or pattern.startswith("/"):
+            return []
+        if not has_magic(pattern):
+            rel = os.path.normpath(_join(folder, pattern)).replace(os.sep, "/")
+            if rel.startswith("../") or rel == "..":
+                return []
+            return [rel] if self.is_file(rel) else []
+        # Walk only below the literal folders in front of the first wildcard.
+        parts = pattern.split("/")
+        prefix: list[str] = []
+        while parts and not has_magic(parts[0]):
+            prefix.append(parts.pop(0))
+        start = folder
+        for part in prefix:
+            start = _join(start, part)
+        start = os.path.normpath(start).replace(os.sep, "/")
+        if start.startswith(".."):
+            return []
+        if not self.is_dir(start):
+            return []
+        matcher = compile_globs(("/".join(parts),))
+        cut = 0 if start == "." else len(start) + 1
+        if "**" not in parts and "{" not in pattern:
+            return self._glob_fixed_depth(start, parts, matcher, cut)
+        return [path for path in self.walk_files(start) if matcher(path[cut:])]
+
+    def _glob_fixed_depth(self, start: str, parts: list[str], matcher: Matcher, cut: int) -> list[str]:
+        # Without `**` a pattern has a fixed depth: descend exactly that many folders.
+        folders = [start]
+        for _ in parts[:-1]:
+            folders = [_join(f, d) for f in folders for d in self.listing(f)[1]]
+        out = []
+        for current in folders:
+            for name in self.listing(current)[0]:
+                path = _join(current, name)
+                if matcher(path[cut:]):
+                    out.append(path)
+        return out

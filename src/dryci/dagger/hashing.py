@@ -1,0 +1,122 @@
+"""Dependency hashes, computed bottom-up over the graph, and the environment salt.
+
+Each strongly connected component gets a Merkle hash of its members (path and content digest) and of
+the hashes of the components it depends on, so every file and every edge is processed once, whatever
+the number of tests. A test file's hash covers the algorithm version, the config file's content, the
+salt, its own path and its component's hash, and so every file of its transitive closure, by path and
+content. Only sorted, process-independent data goes in: the same tree hashes the same everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dryci.dagger.config import Config
+from dryci.dagger.graph import strongly_connected_components
+
+__all__ = ["ALGORITHM_VERSION", "component_hashes", "dependency_hashes", "environment_salt"]
+
+# Bump whenever the same tree could hash differently.
+ALGORITHM_VERSION = "dryci-dagger-1"
+
+
+def component_hashes(
+    edges: Mapping[str, Sequence[str]], digests: Mapping[str, str]
+) -> tuple[list[str], dict[str, int]]:
+    """Merkle hash of every strongly connected component, and each node's component index."""
+    components, component_of = strongly_connected_components(edges)
+    hashes: list[str] = []
+    empty: Sequence[str] = ()
+    for number, members in enumerate(components):
+        hasher = hashlib.sha256(b"component\0")
+        children: set[str] = set()
+        for member in members:
+            hasher.update(member.encode("utf-8", "surrogateescape"))
+            hasher.update(b"\0")
+            hasher.update(digests[member].encode("ascii"))
+            hasher.update(b"\0")
+            for child in edges.get(member, empty):
+                child_component = component_of[child]
+                if child_component != number:
+                    # Components come in reverse topological order: every child is hashed already.
+                    children.add(hashes[child_component])
+        hasher.update(b"depends-on\0")
+        for child_hash in sorted(children):
+            hasher.update(child_hash.encode("ascii"))
+        hashes.append(hasher.hexdigest())
+    return hashes, component_of
+
+
+def dependency_hashes(
+    inputs: Sequence[str],
+    edges: Mapping[str, Sequence[str]],
+    digests: Mapping[str, str],
+    config_hash: str,
+    salt: str,
+) -> dict[str, str]:
+    """The 64-hex dependency hash of every input file."""
+    hashes, component_of = component_hashes(edges, digests)
+    prefix = hashlib.sha256()
+    for part in (ALGORITHM_VERSION, config_hash, salt):
+        prefix.update(part.encode("utf-8", "surrogateescape"))
+        prefix.update(b"\0")
+    out: dict[str, str] = {}
+    for test in inputs:
+        hasher = prefix.copy()
+        hasher.update(test.encode("utf-8", "surrogateescape"))
+        hasher.update(b"\0")
+        hasher.update(hashes[component_of[test]].encode("ascii"))
+        out[test] = hasher.hexdigest()
+    return out
+
+
+def _distro() -> str:
+    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            text = Path(candidate).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        fields = dict(
+            line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+        )
+        name = fields.get("PRETTY_NAME") or fields.get("NAME") or ""
+        return name.strip().strip('"') or "Unknown"
+    return platform.platform(terse=True) or "Unknown"
+
+
+def _distributions_fingerprint() -> str:
+    from importlib import metadata
+
+    entries = set()
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").strip().lower().replace("_", "-")
+        if name:
+            entries.add(f"{name}=={dist.version}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode("utf-8")).hexdigest()
+
+
+def environment_salt(config: Config, extra: str = "") -> str:
+    """A hex digest of everything outside the tree that changes test results.
+
+    Covers OS, machine architecture, distro, Python implementation and version, the installed
+    distributions (names and versions), the values of the config's ``hash_env`` variables, and
+    ``extra`` (callers pass ``DRYCI_SALT`` / ``-hash-salt`` here).
+    """
+    parts = [
+        f"os={platform.system()}",
+        f"arch={platform.machine()}",
+        f"distro={_distro()}",
+        f"python={platform.python_implementation()} {sys.version}",
+        f"dists={_distributions_fingerprint()}",
+    ]
+    for name in sorted(set(config.hash_env)):
+        value = os.environ.get(name)
+        # An unset variable and an empty one are different environments.
+        parts.append(f"env {name}={'<unset>' if value is None else 'set:' + value}")
+    parts.append(f"extra={extra}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from dryci.dagger import analyze, load_config
+from dryci.dagger.filecache import FileFacts
+
+CONFIG = """
+inputs: "tests/test_*.py"
+path_rules:
+  "**/*.py":
+    visit_imported_python_modules: true
+    regex_rules:
+      'open_data\\("(\\w+)"\\)':
+        visit: "data/$1.txt"
+"""
+
+
+def _age(root: Path) -> None:
+    # The cache skips files modified within the last second (their mtime cannot tell later edits apart).
+    old = time.time() - 10
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+
+
+def _project(write, tmp_path: Path) -> Path:
+    write({
+        "repo_dagger.yaml": CONFIG,
+        "app/__init__.py": "",
+        "app/core.py": 'open_data("x")\n',
+        "data/x.txt": "payload",
+        "tests/test_core.py": "import app.core\n",
+    })
+    _age(tmp_path)
+    return tmp_path / "repo_dagger.yaml"
+
+
+def test_warm_run_reads_no_unchanged_file(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    cold = analyze(config, cache_dir=cache)
+    warm = analyze(config, cache_dir=cache)
+    assert cold.files_read == 4
+    assert warm.files_read == 0
+    assert warm.hashes == cold.hashes
+    assert warm.relations == cold.relations
+
+
+def test_a_changed_file_is_read_again_and_changes_the_hash(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    cold = analyze(config, cache_dir=cache)
+    (tmp_path / "data/x.txt").write_text("changed payload", encoding="utf-8")
+    warm = analyze(config, cache_dir=cache)
+    assert warm.files_read == 1
+    assert warm.hashes["tests/test_core.py"] != cold.hashes["tests/test_core.py"]
+
+
+def test_same_size_edit_within_the_same_second_is_not_missed(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    (tmp_path / "data/x.txt").write_text("payloaD", encoding="utf-8")  # fresh mtime: not cached
+    first = analyze(config, cache_dir=cache)
+    (tmp_path / "data/x.txt").write_text("payloa2", encoding="utf-8")
+    second = analyze(config, cache_dir=cache)
+    assert first.hashes != second.hashes
+
+
+def test_corrupt_cache_is_ignored(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    expected = analyze(config).hashes
+    analyze(config, cache_dir=cache)
+    for path in cache.iterdir():
+        path.write_bytes(b"\x80\x04garbage")
+    result = analyze(config, cache_dir=cache)
+    assert result.hashes == expected
+    assert result.files_read == 4
+
+
+def test_cache_of_another_base_dir_is_not_used(write, tmp_path: Path) -> None:
+    _project(write, tmp_path)
+    facts = FileFacts(tmp_path, tmp_path / ".cache")
+    facts.digest("data/x.txt")
+    facts.save()
+    assert FileFacts(tmp_path, tmp_path / ".cache")._old
+    assert not FileFacts(tmp_path / "app", tmp_path / ".cache")._old
+
+
+def test_unwritable_cache_dir_still_analyzes(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    assert analyze(config, cache_dir=blocker / "cache").hashes == analyze(config).hashes
