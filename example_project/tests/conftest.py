@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from example_service.catalog import load_catalog
 from example_service.models import LineItem
 

@@ -152,19 +152,33 @@ def test_base_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("base_dir: [a]\n", "base_dir", "expected a string"),
         ("path_rules: [a]\n", "path_rules", "expected a mapping of glob -> actions"),
         ('path_rules: {"*.py": {visitt: x}}\n', 'path_rules."*.py".visitt', "unknown key"),
-        ('path_rules: {"*.py": {visit_imported_python_modules: "yes"}}\n',
-         'path_rules."*.py".visit_imported_python_modules', "expected true or false"),
-        ('path_rules: {"*.py": {regex_rules: {"(": {visit: x}}}}\n',
-         'path_rules."*.py".regex_rules."("', "invalid regular expression"),
-        ('path_rules: {"*.py": {regex_rules: {"x": {regex_rules: {}}}}}\n',
-         'path_rules."*.py".regex_rules."x".regex_rules', "unknown key"),
-        ('path_rules: {"*.py": {visit_siblings: {a: b}}}\n',
-         'path_rules."*.py".visit_siblings', "expected a string or a list of strings, got a mapping"),
+        (
+            'path_rules: {"*.py": {visit_imported_python_modules: "yes"}}\n',
+            'path_rules."*.py".visit_imported_python_modules',
+            "expected true or false",
+        ),
+        (
+            'path_rules: {"*.py": {regex_rules: {"(": {visit: x}}}}\n',
+            'path_rules."*.py".regex_rules."("',
+            "invalid regular expression",
+        ),
+        (
+            'path_rules: {"*.py": {regex_rules: {"x": {regex_rules: {}}}}}\n',
+            'path_rules."*.py".regex_rules."x".regex_rules',
+            "unknown key",
+        ),
+        (
+            'path_rules: {"*.py": {visit_siblings: {a: b}}}\n',
+            'path_rules."*.py".visit_siblings',
+            "expected a string or a list of strings, got a mapping",
+        ),
         ("global_deps: missing.txt\n", "global_deps", "file 'missing.txt' does not exist"),
         ("python_roots: nowhere\n", "python_roots", "folder 'nowhere' does not exist"),
     ],
 )
-def test_bad_config_raises_an_error_naming_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:
+def test_bad_config_raises_an_error_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, message: str
+) -> None:
     path = _write(tmp_path / "repo_dagger.yaml", text)
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -177,7 +191,7 @@ def test_bad_config_raises_an_error_naming_file_and_key(tmp_path: Path, text: st
 def test_invalid_yaml_and_toml_name_the_file(tmp_path: Path) -> None:
     for name, text in (("repo_dagger.yaml", "inputs: [unclosed\n"), ("repo_dagger.toml", "inputs = \n")):
         path = _write(tmp_path / name, text)
-        with pytest.raises(ConfigError, match="invalid (YAML|TOML)") as info:
+        with pytest.raises(ConfigError, match=r"invalid (YAML|TOML)") as info:
             load_config(path)
         assert info.value.file == str(path)
 

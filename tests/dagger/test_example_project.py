@@ -13,7 +13,11 @@ def test_example_project_config_covers_every_test_with_data_relative_and_dynamic
     config_path = find_config(EXAMPLE)
     assert config_path == EXAMPLE / "repo_dagger.yaml"
     analysis = analyze(load_config(config_path))
-    assert sorted(analysis.hashes) == ["tests/test_catalog.py", "tests/test_models.py", "tests/test_pricing.py"]
+    assert sorted(analysis.hashes) == [
+        "tests/test_catalog.py",
+        "tests/test_models.py",
+        "tests/test_pricing.py",
+    ]
     assert analysis.warnings == ()
     pricing = analysis.closure("tests/test_pricing.py")
     assert {
@@ -25,15 +29,31 @@ def test_example_project_config_covers_every_test_with_data_relative_and_dynamic
         "src/example_service/plugins/books.py",
     } <= pricing
     assert analysis.why("tests/test_catalog.py", "src/example_service/data/catalog.json") == [
-        "tests/test_catalog.py", "tests/conftest.py", "src/example_service/catalog.py",
+        "tests/test_catalog.py",
+        "tests/conftest.py",
+        "src/example_service/catalog.py",
         "src/example_service/data/catalog.json",
     ]
 
 
 def test_example_project_tests_pass_on_their_own() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dryci", "-p", "no:dryci_verify"],
-        cwd=EXAMPLE, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:dryci",
+            "-p",
+            "no:dryci_verify",
+        ],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout

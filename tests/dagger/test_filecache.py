@@ -27,13 +27,15 @@ def _age(root: Path) -> None:
 
 
 def _project(write, tmp_path: Path) -> Path:
-    write({
-        "repo_dagger.yaml": CONFIG,
-        "app/__init__.py": "",
-        "app/core.py": 'open_data("x")\n',
-        "data/x.txt": "payload",
-        "tests/test_core.py": "import app.core\n",
-    })
+    write(
+        {
+            "repo_dagger.yaml": CONFIG,
+            "app/__init__.py": "",
+            "app/core.py": 'open_data("x")\n',
+            "data/x.txt": "payload",
+            "tests/test_core.py": "import app.core\n",
+        }
+    )
     _age(tmp_path)
     return tmp_path / "repo_dagger.yaml"
 

@@ -74,9 +74,19 @@ def test_a_new_file_that_an_import_now_resolves_to_changes_the_hash(tree: Path, 
 def test_closure_and_why_follow_the_graph(tree: Path, run) -> None:
     analysis = run(CONFIG)
     assert analysis.closure("tests/test_c.py") == {
-        "tests/test_c.py", "app/__init__.py", "app/a.py", "app/b.py", "app/c.py", "lock.txt",
+        "tests/test_c.py",
+        "app/__init__.py",
+        "app/a.py",
+        "app/b.py",
+        "app/c.py",
+        "lock.txt",
     }
-    assert analysis.why("tests/test_c.py", "app/b.py") == ["tests/test_c.py", "app/c.py", "app/a.py", "app/b.py"]
+    assert analysis.why("tests/test_c.py", "app/b.py") == [
+        "tests/test_c.py",
+        "app/c.py",
+        "app/a.py",
+        "app/b.py",
+    ]
     assert analysis.why("tests/test_lonely.py", "app/b.py") is None
     with pytest.raises(KeyError):
         analysis.closure("nope.py")
@@ -117,7 +127,9 @@ def test_deep_chains_do_not_hit_the_recursion_limit() -> None:
     assert shortest_chain(edges, "n0", "n3") == ["n0", "n1", "n2", "n3"]
 
 
-def test_hashes_are_identical_across_processes_and_working_directories(tree: Path, run, tmp_path: Path) -> None:
+def test_hashes_are_identical_across_processes_and_working_directories(
+    tree: Path, run, tmp_path: Path
+) -> None:
     here = dict(run(CONFIG).hashes)
     script = (
         "import json, sys\nfrom pathlib import Path\nfrom dryci.dagger import analyze, load_config\n"
@@ -128,7 +140,11 @@ def test_hashes_are_identical_across_processes_and_working_directories(tree: Pat
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / "repo_dagger.yaml")],
-            cwd=cwd, env=env, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         results.append(json.loads(out))
     assert results == [here, here]

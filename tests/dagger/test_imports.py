@@ -28,7 +28,9 @@ PACKAGE = {
 }
 
 
-def deps_of(write, run, test_source: str, extra: dict[str, str] | None = None, config: str = CONFIG) -> set[str]:
+def deps_of(
+    write, run, test_source: str, extra: dict[str, str] | None = None, config: str = CONFIG
+) -> set[str]:
     write({**PACKAGE, **(extra or {}), "tests/test_it.py": test_source})
     analysis = run(config)
     return set(analysis.relations["tests/test_it.py"])
@@ -42,17 +44,28 @@ def deps_of(write, run, test_source: str, extra: dict[str, str] | None = None, c
         ("from pkg import (\n    a,\n    b as bee,\n)\n", {"pkg/__init__.py", "pkg/a.py", "pkg/b.py"}),
         ("from pkg.sub.deep import thing\n", {"pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/deep.py"}),
         ("def f():\n    import pkg.a\n", {"pkg/__init__.py", "pkg/a.py"}),
-        ("try:\n    import pkg.a\nexcept ImportError:\n    import pkg.b\n",
-         {"pkg/__init__.py", "pkg/a.py", "pkg/b.py"}),
-        ("import sys\nif sys.version_info > (3,):\n    from pkg import a\nelse:\n    from pkg import b\n",
-         {"pkg/__init__.py", "pkg/a.py", "pkg/b.py"}),
-        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.c import C\n",
-         {"pkg/__init__.py", "pkg/c.py"}),
+        (
+            "try:\n    import pkg.a\nexcept ImportError:\n    import pkg.b\n",
+            {"pkg/__init__.py", "pkg/a.py", "pkg/b.py"},
+        ),
+        (
+            "import sys\nif sys.version_info > (3,):\n    from pkg import a\nelse:\n    from pkg import b\n",
+            {"pkg/__init__.py", "pkg/a.py", "pkg/b.py"},
+        ),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.c import C\n",
+            {"pkg/__init__.py", "pkg/c.py"},
+        ),
         ("import importlib\nm = importlib.import_module('pkg.dyn')\n", {"pkg/__init__.py", "pkg/dyn.py"}),
-        ("from importlib import import_module\nm = import_module('pkg.dyn')\n", {"pkg/__init__.py", "pkg/dyn.py"}),
+        (
+            "from importlib import import_module\nm = import_module('pkg.dyn')\n",
+            {"pkg/__init__.py", "pkg/dyn.py"},
+        ),
         ("m = __import__('pkg.lazy')\n", {"pkg/__init__.py", "pkg/lazy.py"}),
-        ("class T:\n    def test(self):\n        with open('x'):\n            from pkg import c\n",
-         {"pkg/__init__.py", "pkg/c.py"}),
+        (
+            "class T:\n    def test(self):\n        with open('x'):\n            from pkg import c\n",
+            {"pkg/__init__.py", "pkg/c.py"},
+        ),
         ("import os, json\n", set()),
     ],
 )
@@ -61,60 +74,93 @@ def test_every_import_form_resolves_to_project_files(write, run, source: str, ex
 
 
 def test_relative_imports_resolve_against_the_importing_files_folder(write, run) -> None:
-    write({
-        **PACKAGE,
-        "pkg/sub/deep.py": "from . import other\nfrom .. import a\nfrom ..b import name\nfrom ...outside import x\n",
-        "tests/test_it.py": "import pkg.sub.deep\n",
-    })
+    write(
+        {
+            **PACKAGE,
+            "pkg/sub/deep.py": (
+                "from . import other\nfrom .. import a\nfrom ..b import name\nfrom ...outside import x\n"
+            ),
+            "tests/test_it.py": "import pkg.sub.deep\n",
+        }
+    )
     analysis = run(CONFIG)
     assert set(analysis.relations["pkg/sub/deep.py"]) == {
-        "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/other.py", "pkg/a.py", "pkg/b.py",
+        "pkg/__init__.py",
+        "pkg/sub/__init__.py",
+        "pkg/sub/other.py",
+        "pkg/a.py",
+        "pkg/b.py",
     }
 
 
 def test_relative_import_in_a_package_init(write, run) -> None:
-    write({**PACKAGE, "pkg/__init__.py": "from .a import thing\nfrom .sub import deep\n",
-           "tests/test_it.py": "import pkg\n"})
+    write(
+        {
+            **PACKAGE,
+            "pkg/__init__.py": "from .a import thing\nfrom .sub import deep\n",
+            "tests/test_it.py": "import pkg\n",
+        }
+    )
     assert set(run(CONFIG).relations["pkg/__init__.py"]) == {
-        "pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/deep.py",
+        "pkg/__init__.py",
+        "pkg/a.py",
+        "pkg/sub/__init__.py",
+        "pkg/sub/deep.py",
     }
 
 
 def test_namespace_packages_without_init_resolve(write, run) -> None:
-    deps = deps_of(write, run, "import ns.mod\nfrom ns.inner import leaf\n",
-                   {"ns/mod.py": "", "ns/inner/leaf.py": ""})
+    deps = deps_of(
+        write, run, "import ns.mod\nfrom ns.inner import leaf\n", {"ns/mod.py": "", "ns/inner/leaf.py": ""}
+    )
     assert deps == {"ns/mod.py", "ns/inner/leaf.py"}
 
 
 def test_compiled_and_stub_siblings_are_visited_like_the_original(write, run) -> None:
     extra = {f"fast/speedy{suffix}": "" for suffix in (".pyi", ".pyx", ".pxd", ".c")}
     assert deps_of(write, run, "import fast.speedy\n", extra) == {
-        "fast/speedy.pyi", "fast/speedy.pyx", "fast/speedy.pxd", "fast/speedy.c",
+        "fast/speedy.pyi",
+        "fast/speedy.pyx",
+        "fast/speedy.pxd",
+        "fast/speedy.c",
     }
 
 
 def test_root_python_packages_limits_absolute_imports(write, run) -> None:
     config = CONFIG + 'root_python_packages: ["pkg"]\n'
-    assert deps_of(write, run, "import pkg.a\nimport other.x\n", config=config) == {"pkg/__init__.py", "pkg/a.py"}
+    assert deps_of(write, run, "import pkg.a\nimport other.x\n", config=config) == {
+        "pkg/__init__.py",
+        "pkg/a.py",
+    }
 
 
 def test_python_roots_are_import_roots(write, run) -> None:
     config = CONFIG + 'python_roots: ["src", "."]\n'
-    deps = deps_of(write, run, "import lib.core\nimport pkg.a\n",
-                   {"src/lib/__init__.py": "", "src/lib/core.py": ""}, config=config)
+    deps = deps_of(
+        write,
+        run,
+        "import lib.core\nimport pkg.a\n",
+        {"src/lib/__init__.py": "", "src/lib/core.py": ""},
+        config=config,
+    )
     assert deps == {"src/lib/__init__.py", "src/lib/core.py", "pkg/__init__.py", "pkg/a.py"}
 
 
 def test_syntax_error_falls_back_to_a_conservative_scan_and_warns(write, run) -> None:
-    write({**PACKAGE, "pkg/a.py": "import pkg.b\ndef broken(:\n    from .c import x\n",
-           "tests/test_it.py": "import pkg.a\n"})
+    write(
+        {
+            **PACKAGE,
+            "pkg/a.py": "import pkg.b\ndef broken(:\n    from .c import x\n",
+            "tests/test_it.py": "import pkg.a\n",
+        }
+    )
     analysis = run(CONFIG)
     assert set(analysis.relations["pkg/a.py"]) >= {"pkg/b.py", "pkg/c.py"}
     assert analysis.warnings == ("pkg/a.py: syntax error at line 2; used a conservative import scan",)
 
 
 def test_regex_scan_reads_every_import_form() -> None:
-    refs, idents, line = regex_scan(
+    refs, _idents, line = regex_scan(
         b"import a.b, c as d\nfrom ..up import (x,\n  y as z)\n  from e import *\nm = import_module('f.g')\n",
         error_line=3,
     )
@@ -126,7 +172,7 @@ def test_regex_scan_reads_every_import_form() -> None:
 
 
 def test_ast_scan_records_names_for_submodule_lookups() -> None:
-    refs, idents, line = scan_imports(b"import pkg.sub as s\nfrom pkg import plugins\nfrom . import rel\n")
+    _refs, idents, line = scan_imports(b"import pkg.sub as s\nfrom pkg import plugins\nfrom . import rel\n")
     assert line is None
     assert dict(idents)["s"] == (0, "pkg.sub")
     assert dict(idents)["plugins"] == (0, "pkg.plugins")

@@ -26,7 +26,9 @@ def test_visit_takes_globs_from_the_base(write, run) -> None:
 
 
 def test_visit_siblings_globs_from_the_files_folder(write, run) -> None:
-    write({"tests/test_a.py": "", "tests/data/in.json": "", "tests/data/sub/more.json": "", "data/no.json": ""})
+    write(
+        {"tests/test_a.py": "", "tests/data/in.json": "", "tests/data/sub/more.json": "", "data/no.json": ""}
+    )
     analysis = run("""
         inputs: "tests/test_*.py"
         path_rules:
@@ -37,8 +39,15 @@ def test_visit_siblings_globs_from_the_files_folder(write, run) -> None:
 
 
 def test_visit_grand_siblings_looks_in_every_parent_folder(write, run) -> None:
-    write({"a/b/c/test_x.py": "", "a/b/c/settings.ini": "", "a/settings.ini": "", "settings.ini": "",
-           "other/settings.ini": ""})
+    write(
+        {
+            "a/b/c/test_x.py": "",
+            "a/b/c/settings.ini": "",
+            "a/settings.ini": "",
+            "settings.ini": "",
+            "other/settings.ini": "",
+        }
+    )
     analysis = run("""
         inputs: "**/test_*.py"
         path_rules:
@@ -49,9 +58,17 @@ def test_visit_grand_siblings_looks_in_every_parent_folder(write, run) -> None:
 
 
 def test_visit_python_all_submodules_for_a_named_package(write, run) -> None:
-    write({"tests/test_p.py": "import app.registry\n", "app/__init__.py": "", "app/registry.py": "",
-           "app/plugins/__init__.py": "", "app/plugins/one.py": "", "app/plugins/deep/two.py": "",
-           "app/plugins/readme.txt": ""})
+    write(
+        {
+            "tests/test_p.py": "import app.registry\n",
+            "app/__init__.py": "",
+            "app/registry.py": "",
+            "app/plugins/__init__.py": "",
+            "app/plugins/one.py": "",
+            "app/plugins/deep/two.py": "",
+            "app/plugins/readme.txt": "",
+        }
+    )
     analysis = run("""
         inputs: "tests/test_*.py"
         root_python_packages: ["app"]
@@ -60,15 +77,21 @@ def test_visit_python_all_submodules_for_a_named_package(write, run) -> None:
             visit_python_all_submodules_for: "app.plugins"
     """)
     assert analysis.relations["tests/test_p.py"] == (
-        "app/plugins/__init__.py", "app/plugins/deep/two.py", "app/plugins/one.py",
+        "app/plugins/__init__.py",
+        "app/plugins/deep/two.py",
+        "app/plugins/one.py",
     )
 
 
 def test_regex_rule_runs_actions_once_per_match_with_groups(write, run) -> None:
-    write({
-        "tests/test_r.py": 'load_fixture("one")\nload_fixture("two")\nx = 1\n',
-        "tests/fixtures/one.json": "", "tests/fixtures/two.json": "", "tests/fixtures/three.json": "",
-    })
+    write(
+        {
+            "tests/test_r.py": 'load_fixture("one")\nload_fixture("two")\nx = 1\n',
+            "tests/fixtures/one.json": "",
+            "tests/fixtures/two.json": "",
+            "tests/fixtures/three.json": "",
+        }
+    )
     analysis = run(r"""
         inputs: "tests/test_*.py"
         path_rules:
@@ -81,10 +104,14 @@ def test_regex_rule_runs_actions_once_per_match_with_groups(write, run) -> None:
 
 
 def test_regex_rule_can_resolve_a_module_by_its_imported_name(write, run) -> None:
-    write({
-        "tests/test_r.py": "from app import plugins\nload_all(plugins)\n",
-        "app/__init__.py": "", "app/plugins/__init__.py": "", "app/plugins/p1.py": "",
-    })
+    write(
+        {
+            "tests/test_r.py": "from app import plugins\nload_all(plugins)\n",
+            "app/__init__.py": "",
+            "app/plugins/__init__.py": "",
+            "app/plugins/p1.py": "",
+        }
+    )
     analysis = run(r"""
         inputs: "tests/test_*.py"
         root_python_packages: ["app"]
@@ -115,8 +142,15 @@ def test_exclude_skips_the_block_for_matching_files(write, run) -> None:
 
 
 def test_global_deps_and_global_exclude_apply_to_every_file(write, run) -> None:
-    write({"tests/test_a.py": "import app.gen_pb2\nimport app.core\n", "app/__init__.py": "",
-           "app/core.py": "", "app/gen_pb2.py": "", "lock.txt": ""})
+    write(
+        {
+            "tests/test_a.py": "import app.gen_pb2\nimport app.core\n",
+            "app/__init__.py": "",
+            "app/core.py": "",
+            "app/gen_pb2.py": "",
+            "lock.txt": "",
+        }
+    )
     analysis = run("""
         inputs: "tests/test_*.py"
         global_deps: lock.txt
@@ -131,9 +165,21 @@ def test_global_deps_and_global_exclude_apply_to_every_file(write, run) -> None:
 
 
 def test_inputs_depend_on_conftest_and_package_inits_up_to_the_base(write, run) -> None:
-    write({"conftest.py": "", "tests/conftest.py": "", "tests/__init__.py": "", "tests/unit/__init__.py": "",
-           "tests/unit/test_u.py": "", "tests/unit/helper.py": "", "other/conftest.py": ""})
+    write(
+        {
+            "conftest.py": "",
+            "tests/conftest.py": "",
+            "tests/__init__.py": "",
+            "tests/unit/__init__.py": "",
+            "tests/unit/test_u.py": "",
+            "tests/unit/helper.py": "",
+            "other/conftest.py": "",
+        }
+    )
     analysis = run('inputs: "tests/**/test_*.py"\n')
     assert analysis.relations["tests/unit/test_u.py"] == (
-        "conftest.py", "tests/__init__.py", "tests/conftest.py", "tests/unit/__init__.py",
+        "conftest.py",
+        "tests/__init__.py",
+        "tests/conftest.py",
+        "tests/unit/__init__.py",
     )

@@ -53,7 +53,9 @@ class Analysis:
         return shortest_chain(self.relations, test, dep)
 
 
-def _input_list(config: Config, tree: FileTree, input_files: Optional[Sequence[str]], warnings: list[str]) -> list[str]:
+def _input_list(
+    config: Config, tree: FileTree, input_files: Optional[Sequence[str]], warnings: list[str]
+) -> list[str]:
     if input_files is None:
         found: set[str] = set()
         for pattern in config.inputs:

@@ -21,7 +21,7 @@ from dryci.exceptions import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 __all__ = [
     "CONFIG_FILENAMES",
@@ -36,7 +36,13 @@ __all__ = [
 # Looked up in this order; the YAML file wins when several exist (as the issue asks).
 CONFIG_FILENAMES = ("repo_dagger.yaml", "repo_dagger.toml", "pyproject.toml")
 
-_ACTION_LIST_KEYS = ("visit", "visit_siblings", "visit_grand_siblings", "visit_python_all_submodules_for", "exclude")
+_ACTION_LIST_KEYS = (
+    "visit",
+    "visit_siblings",
+    "visit_grand_siblings",
+    "visit_python_all_submodules_for",
+    "exclude",
+)
 _ACTION_KEYS = (*_ACTION_LIST_KEYS, "visit_imported_python_modules")
 _TOP_LEVEL_LIST_KEYS = (
     "inputs",
@@ -140,7 +146,9 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
         if path.name == "pyproject.toml":
             tool = data.get("tool", {})
             if not isinstance(tool, dict) or "repo_dagger" not in tool:
-                raise ConfigError("pyproject.toml has no [tool.repo_dagger] table", file=file, key="tool.repo_dagger")
+                raise ConfigError(
+                    "pyproject.toml has no [tool.repo_dagger] table", file=file, key="tool.repo_dagger"
+                )
             data = tool["repo_dagger"]
     else:
         try:
@@ -169,7 +177,9 @@ def _build(data: dict[str, Any], path: Path, content_hash: str) -> Config:
     python_roots = tuple(_normalize_dir(root) for root in lists["python_roots"]) or (".",)
     for root in python_roots:
         if not (base_dir / root).is_dir():
-            raise ConfigError(f"folder {root!r} does not exist under {base_dir}", file=file, key="python_roots")
+            raise ConfigError(
+                f"folder {root!r} does not exist under {base_dir}", file=file, key="python_roots"
+            )
     return Config(
         source=path.resolve(),
         base_dir=base_dir,
@@ -188,7 +198,9 @@ def _path_rules(value: Any, file: str) -> tuple[PathRule, ...]:
     if value is None:
         return ()
     if not isinstance(value, dict):
-        raise ConfigError(f"expected a mapping of glob -> actions, got {_kind(value)}", file=file, key="path_rules")
+        raise ConfigError(
+            f"expected a mapping of glob -> actions, got {_kind(value)}", file=file, key="path_rules"
+        )
     rules = []
     for pattern, body in value.items():
         key = f"path_rules.{_quote(pattern)}"
@@ -232,7 +244,9 @@ def _actions(body: dict[str, Any], file: str, key: str) -> RuleActions:
     flag = body.get("visit_imported_python_modules", False)
     if not isinstance(flag, bool):
         raise ConfigError(
-            f"expected true or false, got {_kind(flag)}", file=file, key=f"{key}.visit_imported_python_modules"
+            f"expected true or false, got {_kind(flag)}",
+            file=file,
+            key=f"{key}.visit_imported_python_modules",
         )
     lists = {name: _str_list(body.get(name), file, f"{key}.{name}") for name in _ACTION_LIST_KEYS}
     return RuleActions(visit_imported_python_modules=flag, **lists)

@@ -60,7 +60,7 @@ class FileFacts:
                 data = pickle.load(handle)
         except FileNotFoundError:
             return {}
-        except Exception:  # noqa: BLE001 - a corrupt cache of any kind just means "recompute"
+        except Exception:
             return {}
         if not isinstance(data, dict) or data.get("base_dir") != self.base_dir:
             return {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections.abc import Iterator
 from typing import Optional
 
 __all__ = ["ImportRef", "ImportScan", "regex_scan", "scan_imports"]
@@ -83,10 +84,9 @@ def scan_imports(source: bytes, filename: str = "<file>") -> ImportScan:
         # Null bytes, undecodable text: not Python we can parse, so scan conservatively.
         return regex_scan(source, error_line=0)
     collector = _Collector()
-    if any(name.encode() in source for name in _DYNAMIC_NAMES):
-        nodes = ast.walk(tree)
-    else:
-        nodes = _statements(tree)
+    # Dynamic imports are calls, inside expressions: walk everything only when the source mentions one.
+    dynamic = any(name.encode() in source for name in _DYNAMIC_NAMES)
+    nodes = ast.walk(tree) if dynamic else _statements(tree)
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -101,7 +101,7 @@ def scan_imports(source: bytes, filename: str = "<file>") -> ImportScan:
     return collector.result(None)
 
 
-def _statements(tree: ast.AST):  # type: ignore[no-untyped-def]
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
     """Every statement, at any depth, without visiting expressions (imports are statements)."""
     stack: list[ast.AST] = [tree]
     while stack:
@@ -134,7 +134,9 @@ def regex_scan(source: bytes, error_line: Optional[int] = None) -> ImportScan:
     collector = _Collector()
     for match in _RE_FROM.finditer(source):
         level, module = _split_relative(match.group(1).decode("utf-8", "replace"))
-        idents = [ident.decode() for ident in _RE_IDENT.findall(match.group(2)) if ident not in (b"as", b"import")]
+        idents = [
+            ident.decode() for ident in _RE_IDENT.findall(match.group(2)) if ident not in (b"as", b"import")
+        ]
         collector.add_from(level, module, [(ident, None) for ident in idents])
     for match in _RE_IMPORT.finditer(source):
         for part in match.group(1).split(b","):

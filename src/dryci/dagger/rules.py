@@ -2,8 +2,9 @@
 
 Path rules whose glob matches the file run their actions; each regex rule then runs its actions once per
 match of its regex in the file, with ``$1``, ``$2`` ... replaced by the capture groups. An ``exclude`` list
-skips the actions next to it (a path rule's own actions, or one regex rule's) for matching files. Input (test) files also depend on every ``conftest.py`` and
-``__init__.py`` from their folder up to the base dir, because pytest imports those before the test.
+skips the actions next to it (a path rule's own actions, or one regex rule's) for matching files.
+Input (test) files also depend on every ``conftest.py`` and ``__init__.py`` from their folder up to the
+base dir, because pytest imports those before the test.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class RuleEngine:
                 exclude=compile_globs(rule.actions.exclude),
                 actions=rule.actions,
                 regex_rules=[
-                    (rx.pattern, rx.regex, compile_globs(rx.actions.exclude), rx.actions) for rx in rule.regex_rules
+                    (rx.pattern, rx.regex, compile_globs(rx.actions.exclude), rx.actions)
+                    for rx in rule.regex_rules
                 ],
             )
             for rule in config.path_rules
@@ -106,7 +108,9 @@ class RuleEngine:
             unique = [path for path in unique if not self.global_exclude(path)]
         return unique
 
-    def _apply(self, actions: RuleActions, rel: str, groups: Optional[tuple[str, ...]], out: list[str]) -> None:
+    def _apply(
+        self, actions: RuleActions, rel: str, groups: Optional[tuple[str, ...]], out: list[str]
+    ) -> None:
         tree = self.tree
         for pattern in actions.visit:
             out.extend(tree.glob(substitute(pattern, groups), "."))
