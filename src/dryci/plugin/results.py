@@ -1,0 +1,66 @@
+"""How each test ended, gathered from its setup, call and teardown reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from dryci.plugin.selection import SKIP_REASON
+
+__all__ = ["ResultTracker"]
+
+
+@dataclass
+class _Outcome:
+    ok: bool = True
+    called: bool = False
+    cached: bool = False
+    failed: bool = False
+    seconds: float = 0.0
+
+
+def _skipped_by_cache(report: pytest.TestReport) -> bool:
+    longrepr = report.longrepr
+    return isinstance(longrepr, tuple) and len(longrepr) == 3 and SKIP_REASON in str(longrepr[2])
+
+
+class ResultTracker:
+    """Passed means setup, call and teardown all passed: no failure, error, skip, xfail or xpass."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[str, _Outcome] = {}
+
+    def add(self, report: pytest.TestReport) -> None:
+        outcome = self._outcomes.setdefault(report.nodeid, _Outcome())
+        outcome.seconds += report.duration
+        if report.when == "setup" and report.skipped and _skipped_by_cache(report):
+            outcome.cached = True
+        if report.failed:
+            outcome.failed = True
+        if report.failed or report.skipped or hasattr(report, "wasxfail"):
+            outcome.ok = False
+        if report.when == "call" and report.passed:
+            outcome.called = True
+
+    def __contains__(self, nodeid: str) -> bool:
+        return nodeid in self._outcomes
+
+    def node_ids(self) -> list[str]:
+        return list(self._outcomes)
+
+    def passed(self, nodeid: str) -> bool:
+        outcome = self._outcomes.get(nodeid)
+        return outcome is not None and outcome.ok and outcome.called
+
+    def failed(self, nodeid: str) -> bool:
+        outcome = self._outcomes.get(nodeid)
+        return outcome is not None and outcome.failed
+
+    def cached(self, nodeid: str) -> bool:
+        outcome = self._outcomes.get(nodeid)
+        return outcome is not None and outcome.cached
+
+    def seconds(self, nodeid: str) -> float:
+        outcome = self._outcomes.get(nodeid)
+        return outcome.seconds if outcome is not None else 0.0

@@ -1,0 +1,138 @@
+"""Pure decisions of the plugin: which tests to skip, which files not to collect, what to publish.
+
+Nothing here touches pytest, the disk or the network; the session feeds plain values in and acts on
+the small frozen dataclasses that come out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from dryci.protocol import FileEntry, hash_node_id, key_for
+
+__all__ = [
+    "SKIP_REASON",
+    "FilePlan",
+    "Plan",
+    "TestResult",
+    "canonical_node_id",
+    "entries_to_publish",
+    "in_canary",
+    "make_plan",
+]
+
+SKIP_REASON = "dryci: passed before with identical dependencies"
+
+
+def canonical_node_id(path: str, name: str) -> str:
+    """A test's id independent of pytest's rootdir: path relative to the config's base dir + name."""
+    return f"{path}::{name}"
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What the cache knows about one test file under its current dependency hash."""
+
+    path: str
+    dependency_hash: str
+    passed: Mapping[str, float] = field(default_factory=dict)  # test id -> seconds when it passed
+    test_count: Optional[int] = None
+
+    @property
+    def key(self) -> str:
+        return key_for(self.dependency_hash)
+
+    @property
+    def has_entry(self) -> bool:
+        return bool(self.passed) or self.test_count is not None
+
+    @property
+    def fully_cached(self) -> bool:
+        """Every test the file produced under this hash passed: no need to even import it."""
+        return self.test_count is not None and self.test_count > 0 and self.test_count == len(self.passed)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.passed.values())
+
+    def test_id(self, name: str) -> str:
+        return hash_node_id(self.dependency_hash, canonical_node_id(self.path, name))
+
+    def is_cached(self, name: str) -> bool:
+        return self.test_id(name) in self.passed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The cache's view of every analyzed test file (path relative to the base dir -> FilePlan)."""
+
+    files: Mapping[str, FilePlan] = field(default_factory=dict)
+    skip: bool = True
+
+    def shortcut_files(self, exclude: Iterable[str] = ()) -> frozenset[str]:
+        """Files that need not be collected at all (never those the user named tests of)."""
+        if not self.skip:
+            return frozenset()
+        excluded = set(exclude)
+        return frozenset(p for p, f in self.files.items() if f.fully_cached and p not in excluded)
+
+
+def make_plan(hashes: Mapping[str, str], entries: Optional[Sequence[FileEntry]], *, skip: bool = True) -> Plan:
+    """Pair each file's hash with the store's entry for it (``entries`` in the order of ``hashes``).
+
+    ``entries`` is None when the store was not asked or could not answer: every test then runs.
+    """
+    paths = list(hashes)
+    if entries is None:
+        return Plan({p: FilePlan(p, hashes[p]) for p in paths}, skip=False)
+    if len(entries) != len(paths):
+        raise ValueError(f"expected {len(paths)} entries, got {len(entries)}")
+    return Plan(
+        {p: FilePlan(p, hashes[p], dict(e.tests), e.test_count) for p, e in zip(paths, entries)},
+        skip=skip,
+    )
+
+
+def in_canary(seed: str, test_id: str, fraction: float) -> bool:
+    """Deterministic sample: the same seed picks the same tests in every xdist worker."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}\0{test_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """How one test ended, from its setup, call and teardown reports."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    path: str
+    name: str
+    passed: bool
+    seconds: float
+
+
+def entries_to_publish(
+    plan: Plan,
+    results: Iterable[TestResult],
+    test_counts: Mapping[str, int],
+) -> dict[str, FileEntry]:
+    """Per key, the tests that passed with their durations, and the file's test count if fully known.
+
+    ``test_counts`` holds only files whose every test was collected this run (no node-id
+    arguments, no --lf filtering), so a count never understates what a file produces.
+    """
+    passed: dict[str, dict[str, float]] = {}
+    for result in results:
+        file_plan = plan.files.get(result.path)
+        if file_plan is None or not result.passed:
+            continue
+        passed.setdefault(result.path, {})[file_plan.test_id(result.name)] = round(result.seconds, 6)
+    return {
+        plan.files[path].key: FileEntry(tests=tests, test_count=test_counts.get(path))
+        for path, tests in sorted(passed.items())
+    }

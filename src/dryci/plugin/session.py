@@ -1,0 +1,381 @@
+"""The per-run object: analyze, query, skip what is cached, collect results, publish, report.
+
+It decides nothing itself (``selection`` does) and never lets DryCI change the tests' exit code,
+except turning "no tests ran" into success when everything was cached.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import pytest
+
+from dryci.exceptions import DryciError, StoreUnavailable
+from dryci.plugin.report import RunCounts, explain_file, format_summary
+from dryci.plugin.results import ResultTracker
+from dryci.plugin.selection import SKIP_REASON, FilePlan, Plan, TestResult, entries_to_publish, in_canary
+from dryci.plugin.settings import Settings, provenance_from_env
+from dryci.protocol import PublishStats
+
+__all__ = ["DryciSession", "session_key"]
+
+RUNNING_ALL = "(running all tests)"
+
+
+class DryciSession:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.is_worker = hasattr(config, "workerinput")
+        self.plan: Optional[Plan] = None
+        self.base_dir: Optional[Path] = None
+        self.analysis: Any = None
+        self.store: Any = None
+        self.local: Any = None
+        self.canary_seed = secrets.token_hex(8)
+        self.named_files: frozenset[str] = frozenset()
+        self.shortcut: frozenset[str] = frozenset()
+        self.index: dict[str, tuple[str, str]] = {}  # node id -> (test file, test name)
+        self.test_counts: dict[str, int] = {}
+        self.ignored: set[str] = set()
+        self.canary: set[str] = set()
+        self.tracker = ResultTracker()
+        self.explanations: list[str] = []
+        self.publish_error: Optional[str] = None
+        self._planned = False
+
+    # -- output ----------------------------------------------------------------------------
+
+    def say(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line, file=sys.stderr)
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _rel(self, path: Union[Path, str]) -> Optional[str]:
+        if self.base_dir is None:
+            return None
+        try:
+            return Path(path).relative_to(self.base_dir).as_posix()
+        except ValueError:
+            return None
+
+    def _cache_dir(self) -> Path:
+        cache = getattr(self.config, "cache", None)
+        if cache is not None:
+            return Path(cache.mkdir("dryci"))
+        # -p no:cacheprovider: same place, made by hand.
+        return self.config.rootpath / ".pytest_cache" / "d" / "dryci"
+
+    def ensure_planned(self) -> None:
+        if self._planned:
+            return
+        self._planned = True
+        if self.is_worker:
+            self._load_payload(self.config.workerinput.get("dryci"))  # type: ignore[attr-defined]
+        else:
+            self._plan()
+        if self.plan is not None:
+            self.shortcut = self.plan.shortcut_files(exclude=self.named_files)
+
+    def _plan(self) -> None:
+        from dryci.dagger import analyze, environment_salt, find_config, load_config
+        from dryci.protocol import key_for
+
+        path = self.settings.config_path or find_config(self.config.rootpath)
+        if path is None:
+            self.say(
+                f"dryci: no repo_dagger.yaml, repo_dagger.toml or [tool.repo_dagger] in pyproject.toml "
+                f"at {self.config.rootpath}; use --dryci-config {RUNNING_ALL}"
+            )
+            return
+        cache_dir = self._cache_dir()
+        try:
+            dagger_config = load_config(path)
+            salt = environment_salt(dagger_config, extra=self.settings.salt)
+            self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
+        except (DryciError, OSError) as exc:
+            self.say(f"dryci: {exc} {RUNNING_ALL}")
+            return
+        self.base_dir = Path(dagger_config.base_dir)
+        self.named_files = self._files_named_by_node_ids()
+        for warning in list(self.analysis.warnings)[:5]:
+            self.say(f"dryci: warning: {warning}")
+        hashes = self.analysis.hashes
+        self.store = self._open_store(cache_dir)
+        entries = None
+        if self.store is not None and self.settings.skip:
+            try:
+                entries = self.store.query([key_for(h) for h in hashes.values()])
+            except StoreUnavailable as exc:
+                self.say(f"dryci: {exc.reason} {RUNNING_ALL}")
+        from dryci.plugin.selection import make_plan
+
+        self.plan = make_plan(hashes, entries, skip=self.settings.skip)
+
+    def _open_store(self, cache_dir: Path) -> Any:
+        from dryci.store.local import LocalStore
+
+        try:
+            if self.settings.server is None:
+                self.local = LocalStore(cache_dir)
+                return self.local
+            from dryci.store.remote import RemoteStore
+
+            return RemoteStore(self.settings.server, token=self.settings.token, timeout=self.settings.timeout)
+        except StoreUnavailable as exc:
+            self.say(f"dryci: {exc.reason} {RUNNING_ALL}")
+            return None
+
+    def _local_store(self) -> Any:
+        """The local SQLite store (manifests live there even when results go to a server)."""
+        if self.local is None:
+            from dryci.store.local import LocalStore
+
+            try:
+                self.local = LocalStore(self._cache_dir())
+            except StoreUnavailable:
+                self.local = False
+        return self.local or None
+
+    def _files_named_by_node_ids(self) -> frozenset[str]:
+        named = set()
+        for arg in self.config.args:
+            if "::" in arg:
+                rel = self._rel((self.config.invocation_params.dir / arg.split("::", 1)[0]).resolve())
+                if rel is not None:
+                    named.add(rel)
+        return frozenset(named)
+
+    # -- xdist -----------------------------------------------------------------------------
+
+    def worker_payload(self) -> dict[str, Any]:
+        self.ensure_planned()
+        if self.plan is None:
+            return {}
+        return {
+            "base_dir": str(self.base_dir),
+            "skip": self.plan.skip,
+            "files": {p: [f.dependency_hash, dict(f.passed), f.test_count] for p, f in self.plan.files.items()},
+            "named": sorted(self.named_files),
+            "canary_seed": self.canary_seed,
+        }
+
+    def _load_payload(self, payload: Optional[dict[str, Any]]) -> None:
+        if not payload:
+            return
+        self.base_dir = Path(payload["base_dir"])
+        self.named_files = frozenset(payload["named"])
+        self.canary_seed = payload["canary_seed"]
+        files = {p: FilePlan(p, h, passed, count) for p, (h, passed, count) in payload["files"].items()}
+        self.plan = Plan(files, skip=payload["skip"])
+
+    def merge_worker_output(self, output: Optional[dict[str, Any]]) -> None:
+        if not output:
+            return
+        self.index.update({nodeid: (p, name) for nodeid, (p, name) in output["index"].items()})
+        for path, count in output["counts"].items():
+            self.test_counts[path] = max(count, self.test_counts.get(path, 0))
+        self.ignored.update(output["ignored"])
+        self.canary.update(output["canary"])
+
+    # -- pytest hooks ----------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.ensure_planned()
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> Optional[bool]:
+        if not self.shortcut:
+            return None
+        rel = self._rel(collection_path)
+        if rel is not None and rel in self.shortcut:
+            self.ignored.add(rel)
+            return True
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+        # tryfirst: count what each file produced before -k/-m/--deselect drop anything.
+        plan = self.plan
+        if plan is None:
+            return
+        for item in items:
+            if not isinstance(item, pytest.Function) or "::" not in item.nodeid:
+                continue  # doctests and non-Python items simply run
+            rel = self._rel(item.path)
+            file_plan = plan.files.get(rel) if rel is not None else None
+            if file_plan is None:
+                continue
+            name = item.nodeid.split("::", 1)[1]
+            self.index[item.nodeid] = (file_plan.path, name)
+            self.test_counts[file_plan.path] = self.test_counts.get(file_plan.path, 0) + 1
+            if plan.skip and file_plan.is_cached(name):
+                if in_canary(self.canary_seed, file_plan.test_id(name), self.settings.canary):
+                    self.canary.add(item.nodeid)
+                else:
+                    item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.is_worker:
+            self.tracker.add(report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            session.config.workeroutput["dryci"] = {  # type: ignore[attr-defined]
+                "index": {nodeid: list(v) for nodeid, v in self.index.items()},
+                "counts": self.test_counts,
+                "ignored": sorted(self.ignored),
+                "canary": sorted(self.canary),
+            }
+            return
+        counts = self.run_counts()
+        if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and counts.cached:
+            session.exitstatus = pytest.ExitCode.OK
+        if self.settings.explain:
+            self.explanations = self._explain()
+        self._publish(counts)
+        for store in {id(s): s for s in (self.store, self.local) if s}.values():
+            store.close()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or self.plan is None:
+            return
+        terminalreporter.write_line(format_summary(self.run_counts()))
+        if self.publish_error:
+            terminalreporter.write_line(self.publish_error)
+        broken = sorted(n for n in self.canary if self.tracker.failed(n))
+        if broken:
+            terminalreporter.write_sep("=", "dryci CACHE ERROR", red=True, bold=True)
+            terminalreporter.write_line(
+                f"dryci: {len(broken)} test(s) the cache would have skipped failed when re-run by the canary "
+                "(stale or poisoned cache entry, or a missing dependency rule):",
+                red=True,
+            )
+            for nodeid in broken:
+                terminalreporter.write_line(f"  {nodeid}", red=True)
+        if self.explanations:
+            terminalreporter.write_sep("-", "dryci explain")
+            for line in self.explanations:
+                terminalreporter.write_line(line)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _ran_by_file(self) -> dict[str, list[str]]:
+        ran: dict[str, list[str]] = {}
+        for nodeid in self.tracker.node_ids():
+            if self.tracker.cached(nodeid):
+                continue
+            path, name = self.index.get(nodeid) or (nodeid.split("::", 1)[0], "")
+            ran.setdefault(path, []).append(name)
+        return ran
+
+    def run_counts(self) -> RunCounts:
+        plan = self.plan or Plan()
+        cached = saved = 0.0
+        for nodeid in self.tracker.node_ids():
+            if self.tracker.cached(nodeid) and nodeid in self.index:
+                path, name = self.index[nodeid]
+                cached += 1
+                saved += plan.files[path].passed.get(plan.files[path].test_id(name), 0.0)
+        for path in self.ignored:
+            cached += plan.files[path].test_count or 0
+            saved += plan.files[path].seconds
+        ran = self._ran_by_file()
+        changed = [p for p in ran if p in plan.files and not plan.files[p].has_entry]
+        partly = [p for p in ran if p in plan.files and plan.files[p].has_entry]
+        return RunCounts(
+            cached=int(cached),
+            seconds_saved=saved,
+            ran=sum(len(names) for names in ran.values()),
+            files_changed=len(changed),
+            files_with_new_or_failed=len(partly),
+            files_not_analyzed=len(ran) - len(changed) - len(partly),
+        )
+
+    def _explain(self) -> list[str]:
+        plan = self.plan or Plan()
+        ran = self._ran_by_file()
+        local = self._local_store()
+        manifests = {}
+        if local is not None:
+            try:
+                manifests = local.manifests(sorted(ran))
+            except StoreUnavailable:
+                pass
+        lines = []
+        for path in sorted(ran):
+            file_plan = plan.files.get(path)
+            manifest = manifests.get(path)
+            current = {}
+            if file_plan is not None and manifest is not None:
+                current = {d: self.analysis.file_digest(d) for d in self.analysis.closure(path)}
+            reason = explain_file(
+                file_plan,
+                manifest.dependency_hash if manifest else None,
+                manifest.files if manifest else None,
+                current,
+                [n for n in ran[path] if n],
+            )
+            lines.append(f"{path}: {reason}")
+        return lines
+
+    def _publish(self, counts: RunCounts) -> None:
+        if not self.settings.publish or self.plan is None or self.store is None:
+            return
+        lf_filtered = bool(self.config.getoption("lf", False))
+        full_counts = {
+            p: n for p, n in self.test_counts.items() if p not in self.named_files and not lf_filtered
+        }
+        results = [
+            TestResult(path, name, self.tracker.passed(nodeid), self.tracker.seconds(nodeid))
+            for nodeid, (path, name) in self.index.items()
+            if nodeid in self.tracker
+        ]
+        entries = entries_to_publish(self.plan, results, full_counts)
+        if not entries:
+            return
+        failed = sum(1 for n in self.tracker.node_ids() if self.tracker.failed(n))
+        stats = PublishStats(
+            total=counts.cached + counts.ran,
+            passed=sum(1 for r in results if r.passed),
+            failed=failed,
+            skipped=counts.ran - failed - sum(1 for r in results if r.passed),
+            skipped_by_cache=counts.cached,
+            seconds_saved=round(counts.seconds_saved, 3),
+        )
+        try:
+            self.store.publish(entries, provenance_from_env(os.environ), stats)
+        except StoreUnavailable as exc:
+            self.publish_error = f"dryci: could not publish results: {exc.reason}"
+            return
+        self._save_manifests({r.path for r in results if r.passed})
+
+    def _save_manifests(self, paths: set[str]) -> None:
+        from dryci.store.local import Manifest
+
+        local = self._local_store()
+        if local is None or self.plan is None:
+            return
+        manifests = {
+            path: Manifest(
+                self.plan.files[path].dependency_hash,
+                {d: self.analysis.file_digest(d) for d in self.analysis.closure(path)},
+            )
+            for path in sorted(paths)
+        }
+        try:
+            local.save_manifests(manifests)
+        except StoreUnavailable as exc:
+            self.say(f"dryci: could not save manifests for --dryci-explain: {exc.reason}")
+
+
+session_key = pytest.StashKey[DryciSession]()

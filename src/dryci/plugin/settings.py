@@ -1,0 +1,117 @@
+"""The plugin's settings, read once from options, ini values and environment variables.
+
+Bad values raise ``pytest.UsageError`` naming the flag or variable; this module is the only place
+that knows where each setting comes from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from dryci.exceptions import ConfigError
+from dryci.protocol import Provenance
+
+__all__ = ["DEFAULT_TIMEOUT", "Settings", "parse_canary", "parse_timeout", "provenance_from_env", "read_settings"]
+
+DEFAULT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    skip: bool
+    publish: bool
+    explain: bool
+    canary: float
+    config_path: Optional[Path]
+    server: Optional[str]
+    token: Optional[str]
+    salt: str
+    timeout: float
+
+
+def parse_canary(value: str) -> float:
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = math.nan
+    if not 0.0 <= fraction <= 1.0:  # also rejects nan
+        raise pytest.UsageError(f"--dryci-canary: expected a fraction from 0 to 1 (e.g. 0.02), got {value!r}")
+    return fraction
+
+
+def parse_timeout(value: Optional[str]) -> float:
+    if value is None or not value.strip():
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise pytest.UsageError(f"DRYCI_TIMEOUT: expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) -> Settings:
+    from dryci.store.remote import check_server_url
+
+    canary_raw = config.getoption("dryci_canary") or config.getini("dryci_canary") or "0"
+    config_raw = config.getoption("dryci_config") or config.getini("dryci_config") or None
+    server = env.get("DRYCI_SERVER", "").strip() or None
+    if server is not None:
+        try:
+            server = check_server_url(server)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config_path: Optional[Path] = None
+    if config_raw:
+        config_path = Path(config_raw)
+        if not config_path.is_absolute():
+            base = config.invocation_params.dir if config.getoption("dryci_config") else config.rootpath
+            config_path = base / config_path
+        if not config_path.is_file():
+            raise pytest.UsageError(f"--dryci-config: no such file: {config_raw}")
+    return Settings(
+        skip=not config.getoption("dryci_no_skip"),
+        publish=not (config.getoption("dryci_no_publish") or config.getini("dryci_no_publish")),
+        explain=bool(config.getoption("dryci_explain")),
+        canary=parse_canary(str(canary_raw)),
+        config_path=config_path,
+        server=server,
+        token=env.get("DRYCI_TOKEN") or None,
+        salt=env.get("DRYCI_SALT", ""),
+        timeout=parse_timeout(env.get("DRYCI_TIMEOUT")),
+    )
+
+
+def provenance_from_env(env: Mapping[str, str]) -> Provenance:
+    """Branch, commit and run URL from GitHub Actions, GitLab CI or generic CI variables."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        run_url = None
+        if env.get("GITHUB_REPOSITORY") and env.get("GITHUB_RUN_ID"):
+            server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+            run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return Provenance(
+            branch=env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or None,
+            commit=env.get("GITHUB_SHA") or None,
+            run_url=run_url,
+        )
+    if env.get("GITLAB_CI"):
+        return Provenance(
+            branch=env.get("CI_COMMIT_REF_NAME") or env.get("CI_COMMIT_BRANCH") or None,
+            commit=env.get("CI_COMMIT_SHA") or None,
+            run_url=env.get("CI_JOB_URL") or env.get("CI_PIPELINE_URL") or None,
+        )
+    if env.get("CI"):
+        return Provenance(
+            branch=env.get("BRANCH_NAME") or env.get("GIT_BRANCH") or env.get("CI_BRANCH") or None,
+            commit=env.get("GIT_COMMIT") or env.get("COMMIT_SHA") or env.get("CI_COMMIT_ID") or None,
+            run_url=env.get("BUILD_URL") or env.get("CI_BUILD_URL") or None,
+        )
+    return Provenance()
