@@ -72,12 +72,24 @@ class Plan:
     files: Mapping[str, FilePlan] = field(default_factory=dict)
     skip: bool = True
 
-    def shortcut_files(self, exclude: Iterable[str] = ()) -> frozenset[str]:
-        """Files that need not be collected at all (never those the user named tests of)."""
+    def shortcut_files(
+        self, exclude: Iterable[str] = (), canary_seed: str = "", canary: float = 0.0
+    ) -> frozenset[str]:
+        """Files that need not be collected at all.
+
+        Never files the user named tests of, nor files holding a test the canary picked (it
+        must run, so the file must be imported).
+        """
         if not self.skip:
             return frozenset()
         excluded = set(exclude)
-        return frozenset(p for p, f in self.files.items() if f.fully_cached and p not in excluded)
+        return frozenset(
+            p
+            for p, f in self.files.items()
+            if f.fully_cached
+            and p not in excluded
+            and not any(in_canary(canary_seed, test_id, canary) for test_id in f.passed)
+        )
 
 
 def make_plan(hashes: Mapping[str, str], entries: Optional[Sequence[FileEntry]], *, skip: bool = True) -> Plan:

@@ -83,7 +83,9 @@ class DryciSession:
         else:
             self._plan()
         if self.plan is not None:
-            self.shortcut = self.plan.shortcut_files(exclude=self.named_files)
+            self.shortcut = self.plan.shortcut_files(
+                exclude=self.named_files, canary_seed=self.canary_seed, canary=self.settings.canary
+            )
 
     def _plan(self) -> None:
         from dryci.dagger import analyze, environment_salt, find_config, load_config
