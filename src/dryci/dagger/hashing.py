@@ -19,7 +19,7 @@ from pathlib import Path
 from dryci.dagger.config import Config
 from dryci.dagger.graph import strongly_connected_components
 
-__all__ = ["ALGORITHM_VERSION", "component_hashes", "dependency_hashes", "environment_salt"]
+__all__ = ["ALGORITHM_VERSION", "component_hashes", "dependency_hashes", "environment_salt", "hash_env_salt"]
 
 # Bump whenever the same tree could hash differently.
 ALGORITHM_VERSION = "dryci-dagger-1"
@@ -100,6 +100,16 @@ def _distributions_fingerprint() -> str:
     return hashlib.sha256("\n".join(sorted(entries)).encode("utf-8")).hexdigest()
 
 
+def hash_env_salt(config: Config) -> str:
+    """The values of the config's ``hash_env`` variables, as one string ('' when there are none)."""
+    parts = []
+    for name in sorted(set(config.hash_env)):
+        value = os.environ.get(name)
+        # An unset variable and an empty one are different environments.
+        parts.append(f"{name}={'<unset>' if value is None else 'set:' + value}")
+    return "\n".join(parts)
+
+
 def environment_salt(config: Config, extra: str = "") -> str:
     """A hex digest of everything outside the tree that changes test results.
 
@@ -114,9 +124,6 @@ def environment_salt(config: Config, extra: str = "") -> str:
         f"python={platform.python_implementation()} {sys.version}",
         f"dists={_distributions_fingerprint()}",
     ]
-    for name in sorted(set(config.hash_env)):
-        value = os.environ.get(name)
-        # An unset variable and an empty one are different environments.
-        parts.append(f"env {name}={'<unset>' if value is None else 'set:' + value}")
+    parts.append(f"env={hash_env_salt(config)}")
     parts.append(f"extra={extra}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()

@@ -1,0 +1,125 @@
+"""``dryci deps``: the analyzer with friendlier names.
+
+    dryci deps hashes [FILE ...]        dependency hash of each test file
+    dryci deps closure TEST             every file TEST depends on
+    dryci deps why TEST FILE            the import chain that makes TEST depend on FILE
+    dryci deps stats [--reverse]        closure sizes, or how many tests depend on each file
+
+The config is found in the current folder or its nearest parent that has one (repo_dagger.yaml,
+repo_dagger.toml, pyproject.toml with [tool.repo_dagger]) unless ``--config`` names one. Printed paths
+are relative to the config's base dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+from dryci.dagger.analysis import Analysis, analyze
+from dryci.dagger.config import find_config, load_config
+from dryci.dagger.filecache import default_cache_dir
+from dryci.dagger.hashing import hash_env_salt
+from dryci.dagger.report import dep_counts, rev_dep_counts, sorted_stats
+from dryci.exceptions import ConfigError
+
+__all__ = ["main"]
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Dependency analysis of the test files.")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: found in the current folder)")
+    parser.add_argument("--salt", default="", help="extra salt mixed into every hash (like -hash-salt)")
+    parser.add_argument("--no-cache", action="store_true", help="ignore the per-file cache")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    hashes = commands.add_parser("hashes", help="dependency hash of each test file")
+    hashes.add_argument("files", nargs="*", metavar="FILE", help="test files (default: the config's inputs)")
+    hashes.add_argument("--json", action="store_true", help="print one JSON object")
+    closure = commands.add_parser("closure", help="every file a test file depends on")
+    closure.add_argument("test", metavar="TEST")
+    why = commands.add_parser("why", help="the dependency chain from TEST to FILE")
+    why.add_argument("test", metavar="TEST")
+    why.add_argument("file", metavar="FILE")
+    stats = commands.add_parser("stats", help="closure sizes per test, or dependents per file")
+    stats.add_argument("--reverse", action="store_true", help="count the tests that depend on each file")
+    stats.add_argument("--sort", choices=("count", "name"), default="count")
+    stats.add_argument("--limit", type=int, default=0, help="print only the first N rows")
+    return parser
+
+
+def _relative(path: str, base: Path) -> str:
+    """A path given relative to the current folder (or absolute) as a path relative to the base dir."""
+    candidate = Path(path)
+    absolute = candidate if candidate.is_absolute() else Path.cwd() / candidate
+    return Path(os.path.relpath(absolute.resolve(), base)).as_posix()
+
+
+def _find_upwards(start: Path) -> Optional[Path]:
+    for folder in (start, *start.parents):
+        found = find_config(folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _analyze(args: argparse.Namespace, extra_inputs: Optional[list[str]] = None) -> tuple[Analysis, Path]:
+    config_path = Path(args.config) if args.config else _find_upwards(Path.cwd())
+    if config_path is None:
+        raise ConfigError(
+            "no repo_dagger.yaml, repo_dagger.toml or pyproject.toml [tool.repo_dagger] here; pass --config",
+            file=str(Path.cwd()),
+        )
+    config = load_config(config_path)
+    inputs = None
+    if extra_inputs:
+        inputs = [_relative(path, config.base_dir) for path in extra_inputs]
+    env = hash_env_salt(config)
+    salt = args.salt if not env else f"{args.salt}\0{env}"
+    cache_dir = None if args.no_cache else default_cache_dir(config.base_dir)
+    analysis = analyze(config, input_files=inputs, salt=salt, cache_dir=cache_dir)
+    for warning in analysis.warnings:
+        print(f"warning: {warning}")
+    return analysis, config.base_dir
+
+
+def main(argv: list[str], prog: str = "dryci deps") -> int:
+    args = _parser(prog).parse_args(argv)
+    if args.command == "hashes":
+        analysis, _ = _analyze(args, args.files)
+        if args.json:
+            print(json.dumps(dict(analysis.hashes), indent=2, sort_keys=True))
+        else:
+            for test in sorted(analysis.hashes):
+                print(f"{analysis.hashes[test]}  {test}")
+        return 0
+    if args.command == "stats":
+        analysis, _ = _analyze(args)
+        counts = rev_dep_counts(analysis) if args.reverse else dep_counts(analysis)
+        rows = sorted_stats(counts, args.sort)
+        if args.limit > 0:
+            rows = rows[: args.limit]
+        label = "tests depending on it" if args.reverse else "files in closure"
+        print(f"{label:>22}  file")
+        for count, name in rows:
+            print(f"{count:>22}  {name}")
+        return 0
+    analysis, base_dir = _analyze(args, [args.test])
+    if not analysis.inputs:
+        print(f"{prog}: {args.test!r} is not a file under {base_dir}")
+        return 1
+    test = analysis.inputs[0]
+    if args.command == "closure":
+        for path in sorted(analysis.closure(test)):
+            print(path)
+        return 0
+    target = args.file if args.file in analysis.relations else _relative(args.file, base_dir)
+    chain = analysis.why(test, target)
+    if chain is None:
+        print(f"{test} does not depend on {target}")
+        return 1
+    print(chain[0])
+    for step in chain[1:]:
+        print(f"  -> {step}")
+    return 0
