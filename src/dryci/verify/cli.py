@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 _USAGE = """usage: {prog} [--strict] [--isolated] [--json PATH] [--config PATH] [PYTEST ARGS...]
@@ -54,6 +55,5 @@ def main(argv: list[str], prog: str) -> int:
     except SystemExit as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    import pytest
-
-    return int(pytest.main(args))
+    # A fresh interpreter: pytest must import (and assertion-rewrite) the project's modules itself.
+    return subprocess.call([sys.executable, "-m", "pytest", *args])

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,13 +26,11 @@ from dryci.verify.usage import Use, from_json
 if TYPE_CHECKING:
     from dryci.verify.session import VerifyOptions
 
-_NO_TESTS = 5
-
-
 @dataclass(frozen=True)
 class IsolatedResult:
     usages: tuple[Mapping[str, frozenset[Use]], ...]
-    failed_files: int
+    reports: tuple[dict[str, Any], ...]  # serialized TestReports of every child, in file order
+    crashed_files: int  # children that left no recording (crash, usage error)
     lines: list[str]
 
 
@@ -42,6 +40,7 @@ class _Child:
     returncode: int
     output: str
     usage: Mapping[str, frozenset[Use]]
+    reports: tuple[dict[str, Any], ...] = ()
     error: str = ""
 
 
@@ -77,10 +76,14 @@ def _run_one(
     proc = subprocess.run(command, cwd=rootdir, capture_output=True, text=True, check=False)
     output = proc.stdout + proc.stderr
     try:
-        usage = from_json(json.loads(record.read_text(encoding="utf-8")))
+        data = json.loads(record.read_text(encoding="utf-8"))
+        usage = from_json(data)
+        reports = data.get("reports")
+        if not isinstance(reports, list):
+            raise ProtocolError("expected a list of test reports", field="reports")
     except (OSError, ValueError, ProtocolError) as exc:
         return _Child(path, proc.returncode, output, {}, error=f"no recording ({exc})")
-    return _Child(path, proc.returncode, output, usage)
+    return _Child(path, proc.returncode, output, usage, tuple(reports))
 
 
 def run_isolated(session: pytest.Session, options: VerifyOptions, dagger_config: Path) -> IsolatedResult:
@@ -95,16 +98,15 @@ def run_isolated(session: pytest.Session, options: VerifyOptions, dagger_config:
         ]
         children = [f.result() for f in futures]
     lines = [f"dryci verify: ran {len(children)} test files in fresh processes, {options.jobs} at a time"]
-    failed = 0
+    crashed = 0
     for child in children:
-        rel = child.path.relative_to(config.rootpath) if child.path.is_relative_to(config.rootpath) \
-            else child.path
-        if child.returncode not in (0, _NO_TESTS) or child.error:
-            failed += 1
-            lines.append(f"dryci verify: {rel} failed in its own process (exit {child.returncode}) "
-                         f"{child.error}".rstrip())
-            lines += ["    " + line for line in child.output.strip().splitlines()[-15:]]
-    return IsolatedResult(tuple(c.usage for c in children), failed, lines)
+        if not child.error:
+            continue
+        crashed += 1
+        lines.append(f"dryci verify: {child.path} left no recording (exit {child.returncode}): {child.error}")
+        lines += ["    " + line for line in child.output.strip().splitlines()[-15:]]
+    reports = tuple(r for c in children for r in c.reports)
+    return IsolatedResult(tuple(c.usage for c in children), reports, crashed, lines)
 
 
 def _whole_file(session: pytest.Session, path: Path) -> bool:

@@ -93,6 +93,7 @@ class VerifySession:
         self.verdict: Verdict | None = None
         self.error: str | None = None
         self.isolated_lines: list[str] = []
+        self.reports: list[dict[str, Any]] = []  # isolated-mode child: serialized test reports
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> VerifySession:
@@ -161,8 +162,16 @@ class VerifySession:
         result = run_isolated(session, self.options, self.dagger_config.source)
         self.parts.extend(result.usages)
         self.isolated_lines = result.lines
-        session.testsfailed += result.failed_files
+        for data in result.reports:  # the children's test reports, replayed for the terminal and exit code
+            report = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
+            self.config.hook.pytest_runtest_logreport(report=report)
+        session.testsfailed += result.crashed_files
         return True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.options.record_path is not None:
+            hook = self.config.hook
+            self.reports.append(hook.pytest_report_to_serializable(config=self.config, report=report))
 
     # -- judging ----------------------------------------------------------------------------------
 
@@ -174,7 +183,8 @@ class VerifySession:
             self.config.workeroutput[WORKER_KEY] = to_json(own)  # type: ignore[attr-defined]
             return
         if self.options.record_path is not None:
-            self.options.record_path.write_text(json.dumps(to_json(own)), encoding="utf-8")
+            record = {**to_json(own), "reports": self.reports}
+            self.options.record_path.write_text(json.dumps(record), encoding="utf-8")
             return
         usage = expand(merge([own, *self.parts]), self.base_dir)
         try:
