@@ -47,6 +47,7 @@ class DryciSession:
         self.explanations: list[str] = []
         self.publish_error: Optional[str] = None
         self._planned = False
+        self._scope_paths: Optional[list[Path]] = None
 
     # -- output ----------------------------------------------------------------------------
 
@@ -199,9 +200,18 @@ class DryciSession:
             return None
         rel = self._rel(collection_path)
         if rel is not None and rel in self.shortcut:
-            self.ignored.add(rel)
+            # pytest also asks about siblings of a named node id's file; only files inside a
+            # directory or file argument count as cached tests of this run.
+            if any(collection_path == scope or scope in collection_path.parents for scope in self._scopes()):
+                self.ignored.add(rel)
             return True
         return None
+
+    def _scopes(self) -> list[Path]:
+        if self._scope_paths is None:
+            here = self.config.invocation_params.dir
+            self._scope_paths = [(here / arg).resolve() for arg in self.config.args if "::" not in arg]
+        return self._scope_paths
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
