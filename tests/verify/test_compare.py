@@ -56,10 +56,16 @@ def test_a_listed_folder_suggests_every_file_in_it() -> None:
     assert finding.rule == Rule("pkg/report.py", "visit_siblings", "fixtures/*")
 
 
-def test_one_computed_import_suggests_visiting_that_module() -> None:
+def test_a_computed_import_from_a_subpackage_suggests_all_of_its_submodules() -> None:
     usage = {T: frozenset({Use("pkg/plugins/a.py", "imports", "pkg/registry.py", "pkg.plugins.a")})}
     [finding] = compare(usage, {T: _closure("pkg/registry.py")}).findings
-    assert finding.rule == Rule("pkg/registry.py", "visit", "pkg/plugins/a.py")
+    assert finding.rule == Rule("pkg/registry.py", "visit_python_all_submodules_for", "pkg.plugins")
+
+
+def test_one_computed_import_of_a_top_level_module_suggests_visiting_that_module() -> None:
+    usage = {T: frozenset({Use("pkg/helper.py", "imports", "pkg/registry.py", "pkg.helper")})}
+    [finding] = compare(usage, {T: _closure("pkg/registry.py")}).findings
+    assert finding.rule == Rule("pkg/registry.py", "visit", "pkg/helper.py")
 
 
 def test_modules_imported_by_name_from_one_package_suggest_all_its_submodules() -> None:
@@ -78,15 +84,15 @@ def test_modules_imported_by_name_from_one_package_suggest_all_its_submodules() 
 def test_a_cached_module_used_later_is_attributed_to_the_module_that_imported_it_first() -> None:
     first, later = "tests/test_a.py", "tests/test_b.py"
     usage = {
-        first: frozenset({Use("pkg/plugins/a.py", "imports", "pkg/registry.py", "pkg.plugins.a")}),
+        first: frozenset({Use("pkg/helper.py", "imports", "pkg/registry.py", "pkg.helper")}),
         # sys.modules served it to the later file: only its code running was seen.
-        later: frozenset({Use("pkg/plugins/a.py", "runs", None, "pkg.plugins.a")}),
+        later: frozenset({Use("pkg/helper.py", "runs", None, "pkg.helper")}),
     }
     closures = {first: frozenset({first, "pkg/registry.py"}), later: frozenset({later, "pkg/registry.py"})}
     verdict = compare(usage, closures)
     assert {(f.test_file, f.rule) for f in verdict.findings} == {
-        (first, Rule("pkg/registry.py", "visit", "pkg/plugins/a.py")),
-        (later, Rule("pkg/registry.py", "visit", "pkg/plugins/a.py")),
+        (first, Rule("pkg/registry.py", "visit", "pkg/helper.py")),
+        (later, Rule("pkg/registry.py", "visit", "pkg/helper.py")),
     }
 
 

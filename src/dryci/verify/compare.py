@@ -102,7 +102,7 @@ def suggest(
                 break
     subject = reader or test_file
     if use.kind in ("imports", "runs", "references"):
-        package = _dynamic_package(subject, module_name, importers)
+        package = _dynamic_package(subject, use, module_name, importers)
         if package is not None:
             return Rule(subject, "visit_python_all_submodules_for", package)
         return Rule(subject, "visit", use.path)
@@ -117,18 +117,24 @@ def suggest(
 
 
 def _dynamic_package(
-    subject: str, module_name: str | None, importers: Mapping[str, set[tuple[str, str | None]]]
+    subject: str, use: Use, module_name: str | None, importers: Mapping[str, set[tuple[str, str | None]]]
 ) -> str | None:
-    """The package whose submodules ``subject`` imports by name, when it imported at least two of them.
+    """The package whose submodules ``subject`` imports by computed name, if the evidence says so.
 
-    A package's own ``__init__`` counts as its submodule: visiting any submodule visits its packages.
+    A module two or more levels deep (``pkg.plugins.x``) is one of a family: all of ``pkg.plugins``. A
+    top-level package's module counts only when ``subject`` imported at least two of its siblings. A
+    package's own ``__init__`` goes with its submodules (visiting any submodule visits its packages).
     """
     if module_name is None:
         return None
     names = {name for found in importers.values() for reader, name in found if reader == subject and name}
-    for package in (module_name, module_name.rpartition(".")[0]):
-        if package and len({n for n in names if n.startswith(package + ".")}) >= 2:
-            return package
+    if use.path.endswith("/__init__.py") and any(n.startswith(module_name + ".") for n in names):
+        return module_name
+    package = module_name.rpartition(".")[0]
+    if "." in package:
+        return package
+    if package and len({n for n in names if n.rpartition(".")[0] == package}) >= 2:
+        return package
     return None
 
 

@@ -98,8 +98,11 @@ class VerifySession:
     @classmethod
     def from_config(cls, config: pytest.Config) -> VerifySession:
         options = VerifyOptions.from_config(config)
-        if config.pluginmanager.hasplugin("dryci-session") or _option(config, "dryci"):
-            raise pytest.UsageError("--dryci-verify runs every test; do not combine it with --dryci")
+        caching = _option(config, "dryci_enabled") or _ini(config, "dryci")
+        if caching and not _option(config, "dryci_no_skip"):
+            raise pytest.UsageError(
+                "--dryci-verify runs every test: combine it with --dryci only together with --dryci-no-skip"
+            )
         return cls(config, options, _load_dagger_config(config, options.config_path))
 
     @property
@@ -235,6 +238,13 @@ class XdistHooks:
 def _option(config: pytest.Config, name: str) -> Any:
     try:
         return config.getoption(name)
+    except ValueError:
+        return None
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getini(name)
     except ValueError:
         return None
 
