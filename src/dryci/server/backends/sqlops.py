@@ -239,8 +239,8 @@ class SqlOps:
         sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url, b.created_at,
                         b.keys, b.tests, b.total, b.passed, b.failed, b.skipped, b.skipped_by_cache, b.seconds_saved
                  FROM publishes b JOIN projects p ON p.id = b.project_id"""
-        rows = (self.run(conn, sql + " WHERE b.project_id = ? ORDER BY b.id DESC LIMIT ?", (project_id, limit))
-                if project_id is not None else self.run(conn, sql + " ORDER BY b.id DESC LIMIT ?", (limit,)))
+        rows = (self.run(conn, sql + " WHERE b.project_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (project_id, limit))
+                if project_id is not None else self.run(conn, sql + " ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (limit,)))
         return [RunRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], *(int(v) for v in r[8:15]),
                           float(r[15])) for r in rows]
 

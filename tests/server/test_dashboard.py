@@ -1,0 +1,104 @@
+"""The dashboard in headless Chromium (Playwright) against a seeded database."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dryci.protocol import FileEntry, Provenance, PublishRequest, PublishStats
+from dryci.server.backends import open_backend
+from dryci.server.backends.base import Principal, UsageDay
+from dryci.server.dashboard import saved_chart
+from dryci.server.recorder import day_of
+from tests.conftest import require_service
+from tests.live_server import live_server
+from tests.server.helpers import key, tid
+
+CHROMIUM = "/usr/bin/chromium"
+DAY = 86400.0
+
+
+def seed(db: str) -> None:
+    """Project "webshop": 75 % hit rate, 120 tests skipped, an hour saved, two runs with provenance."""
+    backend = open_backend(db)
+    try:
+        now = time.time()
+        project = backend.create_project("webshop", None, now)
+        backend.create_project("empty", None, now)
+        backend.create_token("webshop", "ci", "seedtoken", "h", "write", "", None, now)
+        who = Principal("seedtoken", project.id, "webshop", "ci", "write", "")
+        for n, branch in enumerate(("main", "feature/login")):
+            backend.publish(who, PublishRequest(
+                {key(n): FileEntry({tid(n): 2.0}, test_count=1)},
+                Provenance(branch=branch, commit=f"deadbeef{n}", run_url=f"https://ci.example/run/{n}"),
+                PublishStats(total=10, passed=9, failed=1, skipped_by_cache=60, seconds_saved=1800.0),
+            ), "v2", now - n * DAY)
+        backend.add_usage([
+            UsageDay(project.id, day_of(now), queries=4, hits=20, misses=5, tests_skipped=60, seconds_saved=1800.0),
+            UsageDay(project.id, day_of(now - DAY), queries=2, hits=10, misses=5, tests_skipped=60,
+                     seconds_saved=1800.0),
+        ])
+    finally:
+        backend.close()
+
+
+def test_the_chart_has_one_bar_per_day_scaled_to_the_busiest_day() -> None:
+    now = time.time()
+    svg = saved_chart([UsageDay(1, day_of(now), seconds_saved=100.0),
+                       UsageDay(1, day_of(now - DAY), seconds_saved=50.0)], now)
+    assert svg.count("<rect") == 30
+    assert 'height="130.0"' in svg and 'height="65.0"' in svg
+    assert f"{day_of(now)}: 100.0 s saved" in svg
+
+
+def test_the_dashboard_needs_a_token_unless_public(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    seed(db)
+    with live_server(db, log_dir=tmp_path) as server:
+        assert 'name="token"' in httpx.get(server.url + "/").text
+        bad = httpx.post(server.url + "/login", data={"token": "dryci_nope_nope"})
+        assert bad.status_code == 401
+        assert "unknown token" in bad.text
+    with live_server(db, ["--dashboard-public"], log_dir=tmp_path) as server:
+        page = httpx.get(server.url + "/").text
+        assert 'data-project="webshop"' in page and 'data-project="empty"' in page
+
+
+@pytest.mark.browser
+def test_the_dashboard_shows_the_seeded_numbers_in_chromium(tmp_path: Path) -> None:
+    require_service(f"headless Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK))
+    from playwright.sync_api import sync_playwright
+
+    db = f"sqlite:///{tmp_path / 'seeded.db'}"
+    seed(db)
+    screenshot = tmp_path / "dashboard.png"
+    with live_server(db, log_dir=tmp_path) as server, sync_playwright() as playwright:
+        token = server.token("webshop", "viewer", "read")
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.fill("input[name=token]", token)
+            page.click("button[type=submit]")
+            project = page.locator('section[data-project="webshop"]')
+            assert project.locator(".hit-rate").inner_text() == "75.0%"
+            assert project.locator(".tests-skipped").inner_text() == "120"
+            assert project.locator(".time-saved").inner_text() == "1.0 h"
+            assert project.locator("svg.saved-chart rect").count() == 30
+            runs = project.locator("table.runs tr")
+            assert runs.count() == 3  # header and two runs, newest first
+            assert "main" in runs.nth(1).inner_text()
+            assert "feature/login" in runs.nth(2).inner_text()
+            assert page.locator('section[data-project="empty"]').count() == 0  # a read token sees its project
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    print(f"dashboard screenshot: {screenshot}")
