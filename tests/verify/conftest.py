@@ -38,7 +38,9 @@ def write(pytester: pytest.Pytester, files: dict[str, str]) -> None:
 def findings(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     """Run the verifier (in-process) and return the result and its JSON document."""
     out = pytester.path / "verify.json"
-    result = pytester.runpytest("-p", "no:cacheprovider", "--dryci-verify", f"--dryci-verify-json={out}", *args)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--dryci-verify", f"--dryci-verify-json={out}", *args
+    )
     return result, json.loads(out.read_text())
 
 

@@ -30,7 +30,8 @@ TEMPLATE_FIX = '"pkg/report.py": visit_siblings: "templates/*.html"'
 
 CASES = {
     "open": Case(
-        {"pkg/report.py": _reader("    with open(HERE / 'templates' / 'page.html') as f:\n        return f.read()"),
+        {"pkg/report.py": _reader("    with open(HERE / 'templates' / 'page.html') as f:\n"
+                                  "        return f.read()"),
          **TEMPLATE, **RENDER_TEST},
         "tests/test_report.py", "pkg/templates/page.html", "reads", TEMPLATE_FIX,
     ),
@@ -46,8 +47,9 @@ CASES = {
         "tests/test_report.py", "pkg/templates/page.html", "reads", TEMPLATE_FIX,
     ),
     "importlib.resources": Case(
-        {"pkg/report.py": _reader("    return importlib.resources.files('pkg').joinpath('templates/page.html')"
-                                  ".read_text()", imports="import importlib.resources"),
+        {"pkg/report.py": _reader("    return importlib.resources.files('pkg')"
+                                  ".joinpath('templates/page.html').read_text()",
+                                  imports="import importlib.resources"),
          **TEMPLATE, **RENDER_TEST},
         "tests/test_report.py", "pkg/templates/page.html", "reads", TEMPLATE_FIX,
     ),
