@@ -52,6 +52,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dryci", type="bool", default=False, help="turn DryCI on, like --dryci.")
     parser.addini("dryci_config", default="", help="repo_dagger config path, relative to the rootdir.")
     parser.addini("dryci_canary", default="", help="default for --dryci-canary.")
+    parser.addini(
+        "dryci_lock_timeout",
+        default="5",
+        help="seconds to wait for the local cache while another pytest process writes it.",
+    )
     parser.addini("dryci_no_publish", type="bool", default=False, help="never publish, like --dryci-no-publish.")
 
 

@@ -128,7 +128,7 @@ class DryciSession:
 
         try:
             if self.settings.server is None:
-                self.local = LocalStore(cache_dir)
+                self.local = LocalStore(cache_dir, busy_timeout=self.settings.lock_timeout)
                 return self.local
             from dryci.store.remote import RemoteStore
 
@@ -143,7 +143,7 @@ class DryciSession:
             from dryci.store.local import LocalStore
 
             try:
-                self.local = LocalStore(self._cache_dir())
+                self.local = LocalStore(self._cache_dir(), busy_timeout=self.settings.lock_timeout)
             except StoreUnavailable:
                 self.local = False
         return self.local or None

@@ -34,6 +34,7 @@ class Settings:
     token: Optional[str]
     salt: str
     timeout: float
+    lock_timeout: float = 5.0
 
 
 def parse_canary(value: str) -> float:
@@ -46,16 +47,20 @@ def parse_canary(value: str) -> float:
     return fraction
 
 
-def parse_timeout(value: Optional[str]) -> float:
-    if value is None or not value.strip():
-        return DEFAULT_TIMEOUT
+def parse_seconds(name: str, value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
-        raise pytest.UsageError(f"DRYCI_TIMEOUT: expected a positive number of seconds, got {value!r}")
+        raise pytest.UsageError(f"{name}: expected a positive number of seconds, got {value!r}")
     return seconds
+
+
+def parse_timeout(value: Optional[str]) -> float:
+    if value is None or not value.strip():
+        return DEFAULT_TIMEOUT
+    return parse_seconds("DRYCI_TIMEOUT", value)
 
 
 def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) -> Settings:
@@ -87,6 +92,7 @@ def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) ->
         token=env.get("DRYCI_TOKEN") or None,
         salt=env.get("DRYCI_SALT", ""),
         timeout=parse_timeout(env.get("DRYCI_TIMEOUT")),
+        lock_timeout=parse_seconds("dryci_lock_timeout", str(config.getini("dryci_lock_timeout"))),
     )
 
 

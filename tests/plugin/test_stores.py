@@ -1,0 +1,192 @@
+"""``pytest --dryci`` against remote caches (fake and real servers) and broken stores."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from typing import Any
+
+import pytest
+
+from tests.plugin.conftest import ALL_TESTS, cached_line, write
+from tests.store.fake_servers import MemoryCache, Reply, refused_url, serve
+
+RUNNING_ALL = "(running all tests)"
+
+
+def status_lines(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached, " not in line]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("DRYCI_SERVER", "DRYCI_TOKEN", "DRYCI_SALT", "DRYCI_TIMEOUT", "GITHUB_ACTIONS", "GITLAB_CI", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_a_remote_cache_is_used_over_v2_with_provenance(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+    cache = MemoryCache()
+    with serve(cache) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        env.setenv("DRYCI_TOKEN", "tok")
+        env.setenv("GITHUB_ACTIONS", "true")
+        env.setenv("GITHUB_REF_NAME", "main")
+        env.setenv("GITHUB_SHA", "abc123")
+        env.setenv("GITHUB_REPOSITORY", "acme/app")
+        env.setenv("GITHUB_RUN_ID", "42")
+        project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+        second = project.runpytest("--dryci")
+    second.assert_outcomes()
+    assert second.ret == 0
+    publish = next(r for r in server.requests if r.path == "/api/v2/publish")
+    assert publish.headers["Authorization"] == "Bearer tok"
+    assert publish.body["provenance"] == {
+        "branch": "main",
+        "commit": "abc123",
+        "run_url": "https://github.com/acme/app/actions/runs/42",
+    }
+    assert publish.body["stats"]["passed"] == ALL_TESTS
+    assert sorted(e["test_count"] for e in publish.body["entries"].values()) == [1, 1, 1, 2]
+    # Nothing on the wire names a file or a test.
+    for request in server.requests:
+        assert "test_ops" not in str(request.body)
+
+
+def test_a_v1_only_server_still_caches_tests(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+    with serve(MemoryCache(v1_only=True)) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+        # v1 has no test counts, so no collection shortcut: the cached tests show as skipped.
+        project.runpytest("--dryci").assert_outcomes(skipped=ALL_TESTS)
+
+
+def always(reply: Reply) -> Any:
+    return lambda path, body: reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Reply(status=500), "HTTP 500"),
+        (Reply(status=503), "HTTP 503"),
+        (Reply(status=429, headers={"Retry-After": "0"}), "HTTP 429"),
+        (Reply(status=401), "HTTP 401: the server rejected the token (check DRYCI_TOKEN)"),
+        (Reply(status=403), "HTTP 403: the server rejected the token"),
+        (Reply(body=b"not json at all"), "is not valid JSON"),
+        (Reply(body={"entries": [{"test_count": 1, "tests": {"0" * 32: 1.0}}] * 9}), "expected 5 entries, got 9"),
+        (Reply(body=b" " * (9 * 1024 * 1024)), "answer larger than"),
+    ],
+    ids=["500", "503", "429", "401", "403", "garbage", "unasked-entries", "huge"],
+)
+def test_a_failing_server_means_one_line_and_every_test_runs(
+    project: pytest.Pytester, env: pytest.MonkeyPatch, reply: Reply, message: str
+) -> None:
+    write(project.path / "tests/test_fails.py", "def test_fails():\n    assert False\n")
+    with serve(always(reply)) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        env.setenv("DRYCI_TIMEOUT", "1")
+        result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS, failed=1)
+    assert result.ret == 1  # the tests' exit code, nothing else
+    query_line = status_lines(result)[0]
+    assert message in query_line
+    assert query_line.endswith(RUNNING_ALL)
+    # Publishing is not attempted against a server that already failed (circuit breaker),
+    # or fails in one more line: never a traceback.
+    assert len(status_lines(result)) <= 2
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_an_unreachable_server_means_one_line_and_exit_code_of_the_tests(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("DRYCI_SERVER", refused_url())
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == 0
+    lines = status_lines(result)
+    assert "cannot reach the server" in lines[0] and lines[0].endswith(RUNNING_ALL)
+    assert lines[1:] == [] or "not asking it again" in lines[1]
+
+
+def test_an_endlessly_slow_server_costs_at_most_the_timeout(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+    def trickle(path: str, body: Any) -> Reply:
+        return Reply(body=itertools.repeat(b" ", 10_000), delay_between_chunks=0.05)
+
+    with serve(trickle) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        env.setenv("DRYCI_TIMEOUT", "0.5")
+        result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert "within 0.5 s" in status_lines(result)[0]
+
+
+def test_a_publish_that_fails_never_changes_the_exit_code(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+    cache = MemoryCache()
+
+    def no_publish(path: str, body: Any) -> Reply:
+        return Reply(status=500) if "publish" in path else cache(path, body)
+
+    with serve(no_publish) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        env.setenv("DRYCI_TIMEOUT", "0.5")
+        result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == 0
+    assert status_lines(result) == [
+        f"dryci: could not publish results: {server.url}: HTTP 500 from /api/v2/publish (gave up after 3 attempts)"
+    ]
+
+
+def test_a_corrupt_local_cache_means_one_line_and_every_test_runs(project: pytest.Pytester) -> None:
+    db = project.path / ".pytest_cache/d/dryci/results.sqlite"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"garbage" * 1000)
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == 0
+    (line,) = status_lines(result)
+    assert "results.sqlite unusable" in line and line.endswith(RUNNING_ALL)
+
+
+def test_a_local_cache_locked_by_another_writer_is_still_read_and_publish_fails_in_one_line(
+    project: pytest.Pytester,
+) -> None:
+    project.runpytest("--dryci", "-k", "add").assert_outcomes(passed=1)
+    holder = sqlite3.connect(str(project.path / ".pytest_cache/d/dryci/results.sqlite"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = project.runpytest("--dryci", "-o", "dryci_lock_timeout=0.2")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # WAL lets readers through while another process writes: the cached test is still skipped.
+    result.assert_outcomes(passed=ALL_TESTS - 1, skipped=1)
+    assert result.ret == 0
+    (line,) = status_lines(result)
+    assert line.startswith("dryci: could not publish results: local cache") and "database is locked" in line
+
+
+def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+    from tests.live_server import live_server
+
+    with live_server("sqlite:///" + str(project.path / "server.db"), log_dir=project.path) as server:
+        tokens = server.project("acme")
+        env.setenv("DRYCI_SERVER", server.url)
+        env.setenv("DRYCI_TOKEN", tokens.write)
+        first = project.runpytest_subprocess("--dryci")
+        first.assert_outcomes(passed=ALL_TESTS)
+        assert status_lines(first) == []
+        second = project.runpytest_subprocess("--dryci")
+        assert second.ret == 0
+        assert cached_line(second).startswith(f"dryci: {ALL_TESTS} of {ALL_TESTS} tests cached")
+        # A read-only token may use the cache but its publish is refused: one line, exit code 0.
+        env.setenv("DRYCI_TOKEN", tokens.read)
+        env.setenv("DRYCI_SALT", "other")
+        third = project.runpytest_subprocess("--dryci")
+        third.assert_outcomes(passed=ALL_TESTS)
+        assert third.ret == 0
+        assert [line.split(":")[0] + ": could not publish" in line for line in status_lines(third)] == [True]
