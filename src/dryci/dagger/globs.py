@@ -62,7 +62,7 @@ class FileTree:
         self.base_dir = base_dir
         self._listings: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._globs: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._isfile: dict[str, bool] = {}
+        self._name_sets: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._isdir: dict[str, bool] = {}
 
     def _abs(self, rel: str) -> str:
@@ -92,17 +92,33 @@ class FileTree:
         self._listings[folder] = result
         return result
 
+    def _names(self, folder: str) -> tuple[frozenset[str], frozenset[str]]:
+        names = self._name_sets.get(folder)
+        if names is None:
+            files, dirs = self.listing(folder)
+            names = (frozenset(files), frozenset(dirs))
+            self._name_sets[folder] = names
+        return names
+
     def is_file(self, rel: str) -> bool:
-        cached = self._isfile.get(rel)
-        if cached is None:
-            cached = os.path.isfile(self._abs(rel))
-            self._isfile[rel] = cached
-        return cached
+        """Whether ``rel`` is a file; answered from the cached listing of its folder (one scandir each)."""
+        folder, _, name = rel.rpartition("/")
+        if name in ("", ".", ".."):
+            return False
+        if folder and not self.is_dir(folder):
+            return False
+        return name in self._names(folder or ".")[0]
 
     def is_dir(self, rel: str) -> bool:
+        if rel in ("", "."):
+            return True
         cached = self._isdir.get(rel)
         if cached is None:
-            cached = os.path.isdir(self._abs(rel))
+            folder, _, name = rel.rpartition("/")
+            if name in ("", ".", ".."):
+                cached = os.path.isdir(self._abs(rel))
+            else:
+                cached = (not folder or self.is_dir(folder)) and name in self._names(folder or ".")[1]
             self._isdir[rel] = cached
         return cached
 
