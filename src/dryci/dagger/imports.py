@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
-from collections.abc import Iterator
 from typing import Optional
 
 __all__ = ["ImportRef", "ImportScan", "regex_scan", "scan_imports"]
@@ -26,7 +24,6 @@ ImportRef = tuple[int, str, tuple[str, ...]]
 # (refs, idents as sorted pairs, syntax error line or None)
 ImportScan = tuple[tuple[ImportRef, ...], tuple[tuple[str, tuple[int, str]], ...], Optional[int]]
 
-_DYNAMIC_NAMES = ("import_module", "__import__")
 
 _RE_IMPORT = re.compile(rb"(?:^|[;:])[ \t]*(?:c?import)[ \t]+([^\n#;]+)", re.MULTILINE)
 _RE_FROM = re.compile(
@@ -131,7 +128,8 @@ def _statement_spans(source: bytes) -> list[tuple[int, int]]:
             match = _PREFIX.search(source, line_start, position)
             if match is not None:
                 start = match.start(1) if match.group(1) else position
-                end = _SPAN.match(source, start).end()
+                span = _SPAN.match(source, start)
+                end = span.end() if span is not None else position + 6
                 if not spans or spans[-1][1] <= start:
                     spans.append((start, end))
         position = source.find(b"import", position + 6)
