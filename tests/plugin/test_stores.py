@@ -177,16 +177,16 @@ def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: p
         tokens = server.project("acme")
         env.setenv("DRYCI_SERVER", server.url)
         env.setenv("DRYCI_TOKEN", tokens.write)
-        first = project.runpytest_subprocess("--dryci")
+        first = project.runpytest("--dryci")
         first.assert_outcomes(passed=ALL_TESTS)
         assert status_lines(first) == []
-        second = project.runpytest_subprocess("--dryci")
+        second = project.runpytest("--dryci")
         assert second.ret == 0
         assert cached_line(second).startswith(f"dryci: {ALL_TESTS} of {ALL_TESTS} tests cached")
         # A read-only token may use the cache but its publish is refused: one line, exit code 0.
         env.setenv("DRYCI_TOKEN", tokens.read)
         env.setenv("DRYCI_SALT", "other")
-        third = project.runpytest_subprocess("--dryci")
+        third = project.runpytest("--dryci")
         third.assert_outcomes(passed=ALL_TESTS)
         assert third.ret == 0
         assert [line.split(":")[0] + ": could not publish" in line for line in status_lines(third)] == [True]

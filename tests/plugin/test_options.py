@@ -1,0 +1,88 @@
+"""Options, environment variables and the canary, through real pytest runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugin.conftest import ALL_TESTS, write
+
+
+@pytest.mark.parametrize("value", ["lots", "1.5", "-0.1", "nan"])
+def test_a_bad_canary_fraction_is_a_usage_error_naming_the_flag(project: pytest.Pytester, value: str) -> None:
+    result = project.runpytest("--dryci", f"--dryci-canary={value}")
+    result.stderr.fnmatch_lines([f"ERROR: --dryci-canary: expected a fraction from 0 to 1 (e.g. 0.02), got '{value}'"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("DRYCI_TIMEOUT", "soon", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got 'soon'"),
+        ("DRYCI_TIMEOUT", "0", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got '0'"),
+        ("DRYCI_SERVER", "cache.example.com", "ERROR: DRYCI_SERVER: expected an http:// or https:// URL, got*"),
+    ],
+)
+def test_a_bad_environment_variable_is_a_usage_error_naming_it(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str, line: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = project.runpytest("--dryci")
+    result.stderr.fnmatch_lines([line])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_missing_config_file_option_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest("--dryci", "--dryci-config", "nope.yaml")
+    result.stderr.fnmatch_lines(["ERROR: --dryci-config: no such file: nope.yaml"])
+
+
+def test_a_config_elsewhere_can_be_named(project: pytest.Pytester) -> None:
+    (project.path / "repo_dagger.yaml").rename(project.path / "deps.yaml")
+    project.runpytest("--dryci", "--dryci-config", "deps.yaml").assert_outcomes(passed=ALL_TESTS)
+    project.runpytest("--dryci", "--dryci-config", "deps.yaml").assert_outcomes()
+
+
+def test_no_config_at_all_means_one_line_and_every_test_runs(project: pytest.Pytester) -> None:
+    (project.path / "repo_dagger.yaml").unlink()
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    result.stdout.fnmatch_lines(["dryci: no repo_dagger.yaml, * (running all tests)"])
+
+
+def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(project: pytest.Pytester) -> None:
+    (project.path / "repo_dagger.yaml").write_text('inputs: "tests/**/test_*.py"\npath_ruls: {}\n')
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    result.stdout.fnmatch_lines(["dryci: *repo_dagger.yaml: path_ruls: * (running all tests)"])
+    assert result.ret == 0
+
+
+def test_the_canary_reruns_cached_tests_and_reports_a_stale_entry_loudly(project: pytest.Pytester) -> None:
+    # The test reads a file no rule names: a missing dependency rule, the canary's reason to exist.
+    write(project.path / "hidden.txt", "ok\n")
+    write(
+        project.path / "tests/test_hidden.py",
+        "from pathlib import Path\n\n\n"
+        "def test_hidden():\n    assert (Path(__file__).parent.parent / 'hidden.txt').read_text() == 'ok\\n'\n",
+    )
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 1)
+    write(project.path / "hidden.txt", "broken\n")
+    project.runpytest("--dryci").assert_outcomes()  # the cache cannot know
+    result = project.runpytest("--dryci", "--dryci-canary=1")
+    result.assert_outcomes(passed=ALL_TESTS, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*dryci CACHE ERROR*",
+            "dryci: 1 test(s) the cache would have skipped failed when re-run by the canary*",
+            "  tests/test_hidden.py::test_hidden",
+        ]
+    )
+    assert result.ret == 1
+
+
+def test_a_small_canary_reruns_only_some_cached_tests(project: pytest.Pytester) -> None:
+    for i in range(40):
+        write(project.path / f"tests/test_many_{i}.py", "def test_one():\n    pass\n")
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 40)
+    outcomes = project.runpytest("--dryci", "--dryci-canary=0.25").parseoutcomes()
+    assert 0 < outcomes.get("passed", 0) < ALL_TESTS + 40
