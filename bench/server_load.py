@@ -1,0 +1,239 @@
+"""Load benchmark of `dryci server` on loopback: throughput, latency, durability.
+
+    python bench/server_load.py --backend sqlite            # 64 clients, 10 s, 90 % queries / 10 % publishes
+    python bench/server_load.py --backend postgres --workers 2
+    python bench/server_load.py --backend sqlite --rate 1000  # paced: 1,000 requests/s in total
+    python bench/server_load.py --backend sqlite --crash      # SIGKILL during a publish storm, restart, verify
+
+Each query asks for 100 keys (80 % of them cached), each publish stores 1,000 ids (10 keys x 100).
+Clients are spread over several load-generator processes (asyncio + httpx, one connection each).
+Afterwards every acknowledged publish is read back and checked; the script exits 1 if any is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.live_server import LiveServer, start_server  # noqa: E402
+
+PG_URL = os.environ.get("DRYCI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+POOL_KEYS = 2000
+KEYS_PER_QUERY = 100
+KEYS_PER_PUBLISH, IDS_PER_KEY = 10, 100
+
+
+def key(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def tid(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def publish_body(tag: str) -> dict[str, Any]:
+    return {"passed_node_ids_per_test_file": {
+        key(f"{tag}-{k}"): [tid(f"{tag}-{k}-{i}") for i in range(IDS_PER_KEY)] for k in range(KEYS_PER_PUBLISH)}}
+
+
+async def client_loop(no: int, url: str, token: str, until: float, publish_ratio: float, interval: float,
+                      out: dict[str, Any]) -> None:
+    rng = random.Random(no)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        n = 0
+        next_at = time.perf_counter() + rng.random() * interval
+        while time.perf_counter() < until:
+            if interval:
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                next_at += interval
+            if rng.random() < publish_ratio:
+                tag = f"{out['proc']}-{no}-{n}"
+                start = time.perf_counter()
+                answer = await client.post("/api/v1/publish", json=publish_body(tag))
+                elapsed = time.perf_counter() - start
+                if answer.status_code == 200:
+                    out["publish"].append(elapsed)
+                    out["acknowledged"].append(tag)
+                else:
+                    out["errors"].append(answer.status_code)
+            else:
+                keys = [key(f"pool-{rng.randrange(POOL_KEYS)}") if rng.random() < 0.8 else key(f"miss-{rng.random()}")
+                        for _ in range(KEYS_PER_QUERY)]
+                start = time.perf_counter()
+                answer = await client.post("/api/v1/query-passed", json={"test_file_hashes": keys})
+                elapsed = time.perf_counter() - start
+                if answer.status_code == 200:
+                    out["query"].append(elapsed)
+                else:
+                    out["errors"].append(answer.status_code)
+            n += 1
+
+
+def generator(proc: int, clients: range, url: str, token: str, until: float, publish_ratio: float,
+              interval: float, results: Any) -> None:
+    out: dict[str, Any] = {"proc": proc, "query": [], "publish": [], "acknowledged": [], "errors": []}
+
+    async def main() -> None:
+        await asyncio.gather(*(client_loop(c, url, token, until, publish_ratio, interval, out) for c in clients),
+                             return_exceptions=False)
+
+    try:
+        asyncio.run(main())
+    except (httpx.TransportError, OSError) as exc:  # the server died (crash mode)
+        out["errors"].append(type(exc).__name__)
+    results.put(out)
+
+
+def run_load(url: str, token: str, clients: int, seconds: float, publish_ratio: float, rate: float,
+             processes: int) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    until = time.perf_counter() + seconds + 2.0  # spawn start-up (perf_counter is system-wide on Linux)
+    interval = clients / rate if rate else 0.0
+    procs = [ctx.Process(target=generator, args=(p, range(p, clients, processes), url, token, until, publish_ratio,
+                                                  interval, results)) for p in range(processes)]
+    for proc in procs:
+        proc.start()
+    parts = [results.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    merged: dict[str, Any] = {"query": [], "publish": [], "acknowledged": [], "errors": []}
+    for part in parts:
+        for name in merged:
+            merged[name] += part[name]
+    return merged
+
+
+def verify(url: str, token: str, acknowledged: list[str]) -> int:
+    """How many acknowledged publishes are not fully present."""
+    missing = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    tags = list(acknowledged)
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        for start in range(0, len(tags), 400):
+            batch = tags[start:start + 400]
+            keys = [key(f"{tag}-{k}") for tag in batch for k in range(KEYS_PER_PUBLISH)]
+            entries = client.post("/api/v2/query", json={"keys": keys}).json()["entries"]
+            for i, tag in enumerate(batch):
+                for k in range(KEYS_PER_PUBLISH):
+                    stored = entries[i * KEYS_PER_PUBLISH + k]["tests"]
+                    if any(tid(f"{tag}-{k}-{n}") not in stored for n in range(IDS_PER_KEY)):
+                        missing += 1
+                        break
+    return missing
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def database(backend: str, directory: Path) -> tuple[str, Any]:
+    if backend == "sqlite":
+        return f"sqlite:///{directory / 'bench.db'}", None
+    import psycopg
+
+    schema = f"dryci_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def seed(server: LiveServer, token: str) -> None:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for start in range(0, POOL_KEYS, 200):
+            body = {"passed_node_ids_per_test_file": {
+                key(f"pool-{n}"): [tid(f"pool-{n}-{i}") for i in range(10)] for n in range(start, start + 200)}}
+            client.post("/api/v1/publish", json=body).raise_for_status()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=None, help="server processes (default 1 SQLite, 2 PostgreSQL)")
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--publish-ratio", type=float, default=0.1)
+    parser.add_argument("--rate", type=float, default=0.0, help="paced total requests/s (default: as fast as possible)")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--crash", action="store_true", help="SIGKILL during a publish storm, restart, verify")
+    args = parser.parse_args()
+    workers = args.workers or (2 if args.backend == "postgres" else 1)
+    directory = Path(tempfile.mkdtemp(prefix="dryci-bench-"))
+    url, cleanup = database(args.backend, directory)
+    server_args = ["--rate-limit", "0", "--workers", str(workers)]
+    server = start_server(url, server_args, log_dir=directory)
+    try:
+        p = server.project("bench")
+        seed(server, p.write)
+        if args.crash:
+            return crash(server, url, server_args, directory, p.write, args)
+        result = run_load(server.url, p.write, args.clients, args.seconds, args.publish_ratio, args.rate,
+                          args.processes)
+        missing = verify(server.url, p.write, result["acknowledged"])
+        q, pub = result["query"], result["publish"]
+        mode = f"paced {args.rate:g}/s" if args.rate else "closed loop"
+        print(f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / args.seconds:,.0f} | "
+              f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / args.seconds:,.0f} | "
+              f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
+              f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} |")
+        if q:
+            print(f"  queries: n={len(q)} mean={statistics.mean(q) * 1000:.1f} ms", file=sys.stderr)
+        return 1 if missing else 0
+    finally:
+        server.stop()
+        if cleanup:
+            cleanup()
+
+
+def crash(server: LiveServer, url: str, server_args: list[str], directory: Path, token: str,
+          args: argparse.Namespace) -> int:
+    import threading
+
+    holder: dict[str, Any] = {}
+
+    def storm() -> None:
+        holder["result"] = run_load(server.url, token, 16, 60.0, 1.0, 0.0, 2)
+
+    thread = threading.Thread(target=storm)
+    thread.start()
+    time.sleep(2.0 + 3.0)  # generator start-up, then three seconds of publishing
+    server.kill()
+    thread.join()
+    acknowledged = holder["result"]["acknowledged"]
+    restarted = start_server(url, server_args, log_dir=directory)
+    try:
+        missing = verify(restarted.url, token, acknowledged)
+    finally:
+        restarted.stop()
+    print(f"| {args.backend} | SIGKILL after ~3 s of 16 publishing clients | {len(acknowledged)} acknowledged | "
+          f"{len(acknowledged) - missing} present after restart | {missing} lost |")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
