@@ -13,6 +13,7 @@ from typing import Any
 
 from dryci.protocol import FileEntry, PublishRequest
 from dryci.server.backends.base import Principal, Project, QueryResult, RunRecord, TokenRow, UsageDay, User
+from dryci.server.backends.packing import merge, unpack
 
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
@@ -50,28 +51,26 @@ class SqlOps:
     def query(self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str],
               now: float) -> QueryResult:
         unique = list(dict.fromkeys(keys))
-        tests: dict[str, dict[str, float]] = {}
-        counts: dict[str, int | None] = {}
+        found: dict[str, FileEntry] = {}
         stale: list[tuple[str, str]] = []
         if unique:
             ns_in = ",".join("?" * len(namespaces))
             key_in = ",".join("?" * len(unique))
-            params = (project_id, *namespaces, *unique)
-            for namespace, key, count, last_read in self.run(conn, f"""
-                    SELECT namespace, key, test_count, last_read_at FROM entries
-                    WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""", params):
-                if count is not None:
-                    counts[key] = max(int(count), counts.get(key) or 0)
-                else:
-                    counts.setdefault(key, None)
+            for namespace, key, count, ids, seconds, last_read in self.run(conn, f"""
+                    SELECT namespace, key, test_count, ids, seconds, last_read_at FROM entries
+                    WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""",
+                    (project_id, *namespaces, *unique)):
+                entry = FileEntry(tests=unpack(bytes(ids), bytes(seconds)),
+                                  test_count=None if count is None else int(count))
+                if key in found:  # a namespaced token also reads the default namespace: union both
+                    other = found[key]
+                    counts = [c for c in (other.test_count, entry.test_count) if c is not None]
+                    entry = FileEntry(tests={**other.tests, **entry.tests}, test_count=max(counts, default=None))
+                found[key] = entry
                 if last_read < now - TOUCH_AFTER_SECONDS:
                     stale.append((namespace, key))
-            for key, test_id, seconds in self.run(conn, f"""
-                    SELECT key, test_id, seconds FROM results
-                    WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""", params):
-                tests.setdefault(key, {})[test_id] = seconds
-        entries = [FileEntry(tests=tests.get(key, {}), test_count=counts.get(key)) for key in keys]
-        return QueryResult(entries=entries, stale_keys=stale)
+        empty = FileEntry()
+        return QueryResult(entries=[found.get(key, empty) for key in keys], stale_keys=stale)
 
     def publish(self, conn: Conn, who: Principal, request: PublishRequest, api: str, now: float) -> int:
         stats, prov = request.stats, request.provenance
@@ -83,25 +82,31 @@ class SqlOps:
             who.project_id, who.namespace, who.token_id, api, prov.branch, prov.commit, prov.run_url, now,
             len(request.entries), stored, stats.total, stats.passed, stats.failed, stats.skipped,
             stats.skipped_by_cache, stats.seconds_saved)).fetchone()[0]
-        # Sorted rows: concurrent transactions lock rows in the same order and cannot deadlock.
-        keys = sorted(request.entries)
-        self.many(conn, """
-            INSERT INTO entries (project_id, namespace, key, test_count, publish_id, created_at, last_read_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (project_id, namespace, key) DO UPDATE SET
-                test_count = COALESCE(excluded.test_count, entries.test_count),
-                publish_id = excluded.publish_id, last_read_at = excluded.last_read_at""",
-            [(who.project_id, who.namespace, key, request.entries[key].test_count, publish_id, now, now)
-             for key in keys])
-        # A v1 publish carries no durations (0.0): keep a duration an earlier v2 publish stored.
-        self.many(conn, """
-            INSERT INTO results (project_id, namespace, key, test_id, seconds, publish_id)
-            VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (project_id, namespace, key, test_id) DO UPDATE SET
-                seconds = CASE WHEN excluded.seconds > 0 THEN excluded.seconds ELSE results.seconds END,
-                publish_id = excluded.publish_id""",
-            [(who.project_id, who.namespace, key, test_id, seconds, publish_id)
-             for key in keys for test_id, seconds in sorted(request.entries[key].tests.items())])
+        if not request.entries:
+            return 0
+        keys = sorted(request.entries)  # one lock order for every transaction: no deadlocks
+        pid, ns = who.project_id, who.namespace
+        # Make sure every row exists, then lock and read them (PostgreSQL: FOR UPDATE; SQLite has one writer).
+        self.many(conn, """INSERT INTO entries (project_id, namespace, key, test_count, ids, seconds, created_at,
+                                                last_read_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
+                           ON CONFLICT (project_id, namespace, key) DO NOTHING""",
+                  [(pid, ns, key, b"", b"", now, now) for key in keys])
+        key_in = ",".join("?" * len(keys))
+        lock = " ORDER BY key FOR UPDATE" if self.dialect == "postgres" else ""
+        current = {row[0]: row for row in self.run(conn, f"""
+            SELECT key, test_count, ids, seconds FROM entries
+            WHERE project_id = ? AND namespace = ? AND key IN ({key_in}){lock}""", (pid, ns, *keys))}
+        updates = []
+        for key in keys:
+            entry = request.entries[key]
+            _, old_count, ids, seconds = current[key]
+            packed_ids, packed_seconds = merge(bytes(ids), bytes(seconds), entry.tests)
+            count = entry.test_count if entry.test_count is not None else old_count
+            updates.append((count, packed_ids, packed_seconds, now, pid, ns, key))
+        self.many(conn, """UPDATE entries SET test_count = ?, ids = ?, seconds = ?, last_read_at = ?
+                           WHERE project_id = ? AND namespace = ? AND key = ?""", updates)
+        self.many(conn, """INSERT INTO entry_publishes (project_id, namespace, key, publish_id) VALUES (?, ?, ?, ?)
+                           ON CONFLICT DO NOTHING""", [(pid, ns, key, publish_id) for key in keys])
         return stored
 
     def touch(self, conn: Conn, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
@@ -185,48 +190,48 @@ class SqlOps:
 
     def purge(self, conn: Conn, token_id: str | None, since: float | None, key: str | None,
               project_id: int | None) -> int:
-        """Delete results (and entries) published by a token, since a time, or under a key."""
+        """Delete every entry a token's publishes touched, or published since a time, or under a key.
+
+        Whole entries go, also ids an honest publish added to them: those tests simply run once more.
+        Returns the number of entries removed.
+        """
         conds, params = [], []
         if token_id is not None:
-            conds.append("token_id = ?")
+            conds.append("b.token_id = ?")
             params.append(token_id)
         if since is not None:
-            conds.append("created_at >= ?")
+            conds.append("b.created_at >= ?")
             params.append(since)
-        scope, scope_params = "", []
         if key is not None:
-            scope += " AND key = ?"
-            scope_params.append(key)
+            conds.append("ep.key = ?")
+            params.append(key)
         if project_id is not None:
-            scope += " AND project_id = ?"
-            scope_params.append(project_id)
-        if conds:
-            pubs = f"publish_id IN (SELECT id FROM publishes WHERE {' AND '.join(conds)})"
-            removed = self.run(conn, f"DELETE FROM results WHERE {pubs}{scope}", (*params, *scope_params)).rowcount
-            self.run(conn, f"DELETE FROM entries WHERE {pubs}{scope}", (*params, *scope_params))
-        else:
-            removed = self.run(conn, f"DELETE FROM results WHERE 1 = 1{scope}", scope_params).rowcount
-            self.run(conn, f"DELETE FROM entries WHERE 1 = 1{scope}", scope_params)
-        return int(removed)
+            conds.append("ep.project_id = ?")
+            params.append(project_id)
+        where = " AND ".join(conds) or "1 = 1"
+        rows = self.run(conn, f"""SELECT DISTINCT ep.project_id, ep.namespace, ep.key FROM entry_publishes ep
+                                  JOIN publishes b ON b.id = ep.publish_id WHERE {where}""", params).fetchall()
+        return self._delete_entries(conn, rows)
+
+    def _delete_entries(self, conn: Conn, rows: Sequence[Sequence[Any]]) -> int:
+        rows = [tuple(row) for row in rows]
+        self.many(conn, "DELETE FROM entry_publishes WHERE project_id = ? AND namespace = ? AND key = ?", rows)
+        self.many(conn, "DELETE FROM entries WHERE project_id = ? AND namespace = ? AND key = ?", rows)
+        return len(rows)
 
     def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
         cutoff = now - max_age_days * 86400.0
-        removed = self._evict(conn, "last_read_at < ?", (cutoff,))
+        removed = self._delete_entries(conn, self.run(
+            conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)).fetchall())
         for project in self.list_projects(conn):
             cap = project.max_entries if project.max_entries is not None else default_cap
             if cap is None:
                 continue
-            row = self.run(conn, """SELECT last_read_at FROM entries WHERE project_id = ?
-                                    ORDER BY last_read_at DESC LIMIT 1 OFFSET ?""", (project.id, cap)).fetchone()
-            if row is not None:
-                removed += self._evict(conn, "project_id = ? AND last_read_at <= ?", (project.id, row[0]))
+            beyond = self.run(conn, """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
+                                       ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
+                              (project.id, 2**62, cap)).fetchall()
+            removed += self._delete_entries(conn, beyond)
         return removed
-
-    def _evict(self, conn: Conn, where: str, params: Sequence[Any]) -> int:
-        """Delete entries matching ``where`` and their results; returns the number of entries."""
-        self.run(conn, f"""DELETE FROM results WHERE (project_id, namespace, key) IN
-                           (SELECT project_id, namespace, key FROM entries WHERE {where})""", params)
-        return int(self.run(conn, f"DELETE FROM entries WHERE {where}", params).rowcount)
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
         sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved
