@@ -21,9 +21,8 @@ path_rules:
 def _age(root: Path) -> None:
     # The cache skips files modified within the last second (their mtime cannot tell later edits apart).
     old = time.time() - 10
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, (old, old))
+    for path in [*root.rglob("*"), root]:
+        os.utime(path, (old, old))
 
 
 def _project(write, tmp_path: Path) -> Path:
@@ -36,6 +35,7 @@ def _project(write, tmp_path: Path) -> Path:
             "tests/test_core.py": "import app.core\n",
         }
     )
+    (tmp_path / ".cache").mkdir()  # as after a first run: the cache folder exists
     _age(tmp_path)
     return tmp_path / "repo_dagger.yaml"
 
@@ -87,7 +87,7 @@ def test_cache_of_another_base_dir_is_not_used(write, tmp_path: Path) -> None:
     _project(write, tmp_path)
     facts = FileFacts(tmp_path, tmp_path / ".cache")
     facts.digest("data/x.txt")
-    facts.save()
+    facts.save({})
     assert FileFacts(tmp_path, tmp_path / ".cache")._old
     assert not FileFacts(tmp_path / "app", tmp_path / ".cache")._old
 
@@ -97,3 +97,41 @@ def test_unwritable_cache_dir_still_analyzes(write, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("", encoding="utf-8")
     assert analyze(config, cache_dir=blocker / "cache").hashes == analyze(config).hashes
+
+
+def test_warm_run_reuses_relations_while_folders_and_config_are_unchanged(write, tmp_path: Path) -> None:
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    cold = analyze(config, cache_dir=cache)
+    warm = analyze(config, cache_dir=cache)
+    assert cold.relations_computed == 4
+    assert warm.relations_computed == 0
+    assert warm.relations == cold.relations
+
+
+def test_a_new_file_that_an_import_now_finds_is_seen_by_a_warm_run(write, tmp_path: Path) -> None:
+    path = _project(write, tmp_path)
+    write({"tests/test_core.py": "import app.core\nimport app.extra\n"})
+    _age(tmp_path)
+    config = load_config(path)
+    cache = tmp_path / ".cache"
+    analyze(config, cache_dir=cache)
+    (tmp_path / "app" / "extra.py").write_text("", encoding="utf-8")
+    # Make the folder look old again, as if the file had been added long ago: only the mtime changes.
+    old = time.time() - 5
+    os.utime(tmp_path / "app", (old, old))
+    os.utime(tmp_path / "app" / "extra.py", (old, old))
+    warm = analyze(config, cache_dir=cache)
+    assert "app/extra.py" in warm.relations["tests/test_core.py"]
+    assert warm.relations_computed == 5
+
+
+def test_a_changed_config_recomputes_relations(write, tmp_path: Path) -> None:
+    path = _project(write, tmp_path)
+    cache = tmp_path / ".cache"
+    analyze(load_config(path), cache_dir=cache)
+    path.write_text(CONFIG + "global_exclude: data/*.txt\n", encoding="utf-8")
+    warm = analyze(load_config(path), cache_dir=cache)
+    assert warm.relations_computed == 3, "every file again, and data/x.txt is now excluded"
+    assert warm.files_read == 0
+    assert "data/x.txt" not in warm.relations

@@ -30,6 +30,7 @@ class Analysis:
     digests: Mapping[str, str]
     warnings: Sequence[str] = ()
     files_read: int = 0
+    relations_computed: int = 0
     _closures: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def closure(self, path: str) -> frozenset[str]:
@@ -96,7 +97,7 @@ def analyze(
         raise AnalysisError("base_dir is not a folder", file=base)
     warnings: list[str] = []
     tree = FileTree(base)
-    facts = FileFacts(config.base_dir, cache_dir)
+    facts = FileFacts(config.base_dir, cache_dir, context=f"{config.content_hash} {config.source}")
     resolver = ModuleResolver(tree, config.python_roots, config.root_python_packages)
     engine = RuleEngine(config, tree, facts, resolver)
     inputs = _input_list(config, tree, input_files, warnings)
@@ -104,23 +105,29 @@ def analyze(
 
     relations: dict[str, tuple[str, ...]] = {}
     digests: dict[str, str] = {}
+    computed = 0
     queue = [*inputs, *config.global_deps]
     seen = set(queue)
     while queue:
         rel = queue.pop()
+        is_input = rel in input_set
         try:
             digests[rel] = facts.digest(rel)
-            deps = engine.relations(rel, rel in input_set)
+            deps = facts.cached_relations(rel, is_input)
+            if deps is None:
+                computed += 1
+                deps = tuple(engine.relations(rel, is_input))
+                facts.store_relations(rel, is_input, deps)
         except OSError as exc:
             raise AnalysisError(f"cannot read: {exc.strerror or exc}", file=rel) from None
-        relations[rel] = tuple(deps)
+        relations[rel] = deps
         for dep in deps:
             if dep not in seen:
                 seen.add(dep)
                 queue.append(dep)
 
     hashes = dependency_hashes(inputs, relations, digests, config.content_hash, salt)
-    facts.save()
+    facts.save(tree.listed)
     return Analysis(
         inputs=tuple(inputs),
         hashes=hashes,
@@ -128,4 +135,5 @@ def analyze(
         digests=digests,
         warnings=tuple(warnings + sorted(engine.warnings)),
         files_read=facts.files_read,
+        relations_computed=computed,
     )

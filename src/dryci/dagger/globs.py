@@ -63,6 +63,8 @@ class FileTree:
         self._listings: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._globs: dict[tuple[str, str], tuple[str, ...]] = {}
         self._name_sets: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        # Every folder listed -> its mtime_ns before listing (None: missing); the file cache keeps it.
+        self.listed: dict[str, Optional[int]] = {}
         self._isdir: dict[str, bool] = {}
 
     def _abs(self, rel: str) -> str:
@@ -75,8 +77,14 @@ class FileTree:
             return cached
         files: list[str] = []
         dirs: list[str] = []
+        path = self._abs(folder)
+        # The mtime is taken before listing: a change during the listing then shows up next run.
         try:
-            with os.scandir(self._abs(folder)) as entries:
+            self.listed[folder] = os.stat(path).st_mtime_ns
+        except OSError:
+            self.listed[folder] = None
+        try:
+            with os.scandir(path) as entries:
                 for entry in entries:
                     try:
                         # Symlinks are followed, as Go's os.DirFS does when globbing.
