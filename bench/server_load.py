@@ -3,7 +3,7 @@
     python bench/server_load.py --backend sqlite            # 64 clients, 10 s, 90 % queries / 10 % publishes
     python bench/server_load.py --backend postgres --workers 2
     python bench/server_load.py --backend sqlite --rate 1000  # paced: 1,000 requests/s in total
-    python bench/server_load.py --backend sqlite --crash      # SIGKILL during a publish storm, restart, verify
+    python bench/server_load.py --backend sqlite --crash      # SIGKILL mid publish storm, restart, verify
 
 Each query asks for 100 keys (80 % of them cached), each publish stores 1,000 ids (10 keys x 100).
 Clients are spread over several load-generator processes (asyncio + httpx, one connection each).
@@ -47,12 +47,17 @@ def tid(name: str) -> str:
 
 
 def publish_body(tag: str) -> dict[str, Any]:
-    return {"passed_node_ids_per_test_file": {
-        key(f"{tag}-{k}"): [tid(f"{tag}-{k}-{i}") for i in range(IDS_PER_KEY)] for k in range(KEYS_PER_PUBLISH)}}
+    return {
+        "passed_node_ids_per_test_file": {
+            key(f"{tag}-{k}"): [tid(f"{tag}-{k}-{i}") for i in range(IDS_PER_KEY)]
+            for k in range(KEYS_PER_PUBLISH)
+        }
+    }
 
 
-async def client_loop(no: int, url: str, token: str, until: float, publish_ratio: float, interval: float,
-                      out: dict[str, Any]) -> None:
+async def client_loop(
+    no: int, url: str, token: str, until: float, publish_ratio: float, interval: float, out: dict[str, Any]
+) -> None:
     rng = random.Random(no)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
@@ -73,8 +78,12 @@ async def client_loop(no: int, url: str, token: str, until: float, publish_ratio
                 else:
                     out["errors"].append(answer.status_code)
             else:
-                keys = [key(f"pool-{rng.randrange(POOL_KEYS)}") if rng.random() < 0.8 else key(f"miss-{rng.random()}")
-                        for _ in range(KEYS_PER_QUERY)]
+                keys = [
+                    key(f"pool-{rng.randrange(POOL_KEYS)}")
+                    if rng.random() < 0.8
+                    else key(f"miss-{rng.random()}")
+                    for _ in range(KEYS_PER_QUERY)
+                ]
                 start = time.perf_counter()
                 answer = await client.post("/api/v1/query-passed", json={"test_file_hashes": keys})
                 elapsed = time.perf_counter() - start
@@ -85,13 +94,23 @@ async def client_loop(no: int, url: str, token: str, until: float, publish_ratio
             n += 1
 
 
-def generator(proc: int, clients: range, url: str, token: str, until: float, publish_ratio: float,
-              interval: float, results: Any) -> None:
+def generator(
+    proc: int,
+    clients: range,
+    url: str,
+    token: str,
+    until: float,
+    publish_ratio: float,
+    interval: float,
+    results: Any,
+) -> None:
     out: dict[str, Any] = {"proc": proc, "query": [], "publish": [], "acknowledged": [], "errors": []}
 
     async def main() -> None:
-        await asyncio.gather(*(client_loop(c, url, token, until, publish_ratio, interval, out) for c in clients),
-                             return_exceptions=False)
+        await asyncio.gather(
+            *(client_loop(c, url, token, until, publish_ratio, interval, out) for c in clients),
+            return_exceptions=False,
+        )
 
     try:
         asyncio.run(main())
@@ -100,14 +119,20 @@ def generator(proc: int, clients: range, url: str, token: str, until: float, pub
     results.put(out)
 
 
-def run_load(url: str, token: str, clients: int, seconds: float, publish_ratio: float, rate: float,
-             processes: int) -> dict[str, Any]:
+def run_load(
+    url: str, token: str, clients: int, seconds: float, publish_ratio: float, rate: float, processes: int
+) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     until = time.perf_counter() + seconds + 2.0  # spawn start-up (perf_counter is system-wide on Linux)
     interval = clients / rate if rate else 0.0
-    procs = [ctx.Process(target=generator, args=(p, range(p, clients, processes), url, token, until, publish_ratio,
-                                                  interval, results)) for p in range(processes)]
+    procs = [
+        ctx.Process(
+            target=generator,
+            args=(p, range(p, clients, processes), url, token, until, publish_ratio, interval, results),
+        )
+        for p in range(processes)
+    ]
     for proc in procs:
         proc.start()
     parts = [results.get(timeout=seconds + 120) for _ in procs]
@@ -127,7 +152,7 @@ def verify(url: str, token: str, acknowledged: list[str]) -> int:
     tags = list(acknowledged)
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
         for start in range(0, len(tags), 400):
-            batch = tags[start:start + 400]
+            batch = tags[start : start + 400]
             keys = [key(f"{tag}-{k}") for tag in batch for k in range(KEYS_PER_PUBLISH)]
             entries = client.post("/api/v2/query", json={"keys": keys}).json()["entries"]
             for i, tag in enumerate(batch):
@@ -164,23 +189,37 @@ def database(backend: str, directory: Path) -> tuple[str, Any]:
 
 
 def seed(server: LiveServer, token: str) -> None:
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
         for start in range(0, POOL_KEYS, 200):
-            body = {"passed_node_ids_per_test_file": {
-                key(f"pool-{n}"): [tid(f"pool-{n}-{i}") for i in range(10)] for n in range(start, start + 200)}}
+            body = {
+                "passed_node_ids_per_test_file": {
+                    key(f"pool-{n}"): [tid(f"pool-{n}-{i}") for i in range(10)]
+                    for n in range(start, start + 200)
+                }
+            }
             client.post("/api/v1/publish", json=body).raise_for_status()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=None, help="server processes (default 1 SQLite, 2 PostgreSQL)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server processes (default 1 SQLite, 2 PostgreSQL)"
+    )
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--publish-ratio", type=float, default=0.1)
-    parser.add_argument("--rate", type=float, default=0.0, help="paced total requests/s (default: as fast as possible)")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="paced total requests/s (default: as fast as possible)"
+    )
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
-    parser.add_argument("--crash", action="store_true", help="SIGKILL during a publish storm, restart, verify")
+    parser.add_argument(
+        "--crash", action="store_true", help="SIGKILL during a publish storm, restart, verify"
+    )
     args = parser.parse_args()
     workers = args.workers or (2 if args.backend == "postgres" else 1)
     directory = Path(tempfile.mkdtemp(prefix="dryci-bench-"))
@@ -192,15 +231,18 @@ def main() -> int:
         seed(server, p.write)
         if args.crash:
             return crash(server, url, server_args, directory, p.write, args)
-        result = run_load(server.url, p.write, args.clients, args.seconds, args.publish_ratio, args.rate,
-                          args.processes)
+        result = run_load(
+            server.url, p.write, args.clients, args.seconds, args.publish_ratio, args.rate, args.processes
+        )
         missing = verify(server.url, p.write, result["acknowledged"])
         q, pub = result["query"], result["publish"]
         mode = f"paced {args.rate:g}/s" if args.rate else "closed loop"
-        print(f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / args.seconds:,.0f} | "
-              f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / args.seconds:,.0f} | "
-              f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
-              f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} |")
+        print(
+            f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / args.seconds:,.0f} | "
+            f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / args.seconds:,.0f} | "
+            f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
+            f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} |"
+        )
         if q:
             print(f"  queries: n={len(q)} mean={statistics.mean(q) * 1000:.1f} ms", file=sys.stderr)
         return 1 if missing else 0
@@ -210,8 +252,14 @@ def main() -> int:
             cleanup()
 
 
-def crash(server: LiveServer, url: str, server_args: list[str], directory: Path, token: str,
-          args: argparse.Namespace) -> int:
+def crash(
+    server: LiveServer,
+    url: str,
+    server_args: list[str],
+    directory: Path,
+    token: str,
+    args: argparse.Namespace,
+) -> int:
     import threading
 
     holder: dict[str, Any] = {}
@@ -230,8 +278,11 @@ def crash(server: LiveServer, url: str, server_args: list[str], directory: Path,
         missing = verify(restarted.url, token, acknowledged)
     finally:
         restarted.stop()
-    print(f"| {args.backend} | SIGKILL after ~3 s of 16 publishing clients | {len(acknowledged)} acknowledged | "
-          f"{len(acknowledged) - missing} present after restart | {missing} lost |")
+    print(
+        f"| {args.backend} | SIGKILL after ~3 s of 16 publishing clients | "
+        f"{len(acknowledged)} acknowledged | "
+        f"{len(acknowledged) - missing} present after restart | {missing} lost |"
+    )
     return 1 if missing else 0
 
 

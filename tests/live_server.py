@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -65,7 +64,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     args: Sequence[str] = ()
-    admin_token: Optional[str] = None
+    admin_token: str | None = None
     _projects: int = field(default=0)
 
     @property
@@ -78,14 +77,20 @@ class LiveServer:
     def admin(self, *args: str) -> str:
         return admin(self.db_url, *args)
 
-    def token(self, project: str, user: str = "ci", scope: str = "write", namespace: str = "",
-              expires: Optional[str] = None) -> str:
+    def token(
+        self,
+        project: str,
+        user: str = "ci",
+        scope: str = "write",
+        namespace: str = "",
+        expires: str | None = None,
+    ) -> str:
         extra = ["--namespace", namespace] if namespace else []
         extra += ["--expires", expires] if expires else []
         out = self.admin("tokens", "create", "--project", project, "--user", user, "--scope", scope, *extra)
         return out.strip().splitlines()[0]
 
-    def project(self, name: Optional[str] = None, max_entries: Optional[int] = None) -> ProjectTokens:
+    def project(self, name: str | None = None, max_entries: int | None = None) -> ProjectTokens:
         """A new project with a write and a read token."""
         self._projects += 1
         name = name or f"project{self._projects}-{os.getpid()}-{time.monotonic_ns()}"
@@ -108,8 +113,14 @@ class LiveServer:
             self.process.wait()
 
 
-def start_server(db_url: str, args: Sequence[str] = (), *, log_dir: Optional[Path] = None,
-                 timeout: float = 30.0, port: Optional[int] = None) -> LiveServer:
+def start_server(
+    db_url: str,
+    args: Sequence[str] = (),
+    *,
+    log_dir: Path | None = None,
+    timeout: float = 30.0,
+    port: int | None = None,
+) -> LiveServer:
     """Start ``dryci server`` and wait until /healthz answers 200."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="dryci-server-"))
     port = port or free_port()
@@ -117,8 +128,20 @@ def start_server(db_url: str, args: Sequence[str] = (), *, log_dir: Optional[Pat
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dryci.cli", "server", "--db", db_url, "--listen", f"127.0.0.1:{port}", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "dryci.cli",
+                "server",
+                "--db",
+                db_url,
+                "--listen",
+                f"127.0.0.1:{port}",
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     server = LiveServer(db_url, port, process, log_path, args)
     deadline = time.monotonic() + timeout

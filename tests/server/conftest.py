@@ -73,8 +73,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool, p
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_available: bool,
-           pg_schemas: list[str]) -> Iterator[LiveServer]:
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_available: bool,
+    pg_schemas: list[str],
+) -> Iterator[LiveServer]:
     """One real server per backend for a test module; tests isolate themselves with fresh projects."""
     directory = tmp_path_factory.mktemp("server")
     url = new_db_url(request.param, directory, pg_available, pg_schemas)

@@ -18,15 +18,22 @@ from tests.server.helpers import key, tid
 
 
 def publish(server: LiveServer, token: str, entries: dict[str, list[str]], branch: str = "main") -> None:
-    body = {"entries": {k: {"tests": dict.fromkeys(ids, 1.0)} for k, ids in entries.items()},
-            "provenance": {"branch": branch, "commit": "c0ffee", "run_url": "https://ci.example/1"}}
-    answer = httpx.post(server.url + "/api/v2/publish", json=body, headers={"Authorization": f"Bearer {token}"})
+    body = {
+        "entries": {k: {"tests": dict.fromkeys(ids, 1.0)} for k, ids in entries.items()},
+        "provenance": {"branch": branch, "commit": "c0ffee", "run_url": "https://ci.example/1"},
+    }
+    answer = httpx.post(
+        server.url + "/api/v2/publish", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 200, answer.text
 
 
 def cached(server: LiveServer, token: str, keys: list[str]) -> list[list[str]]:
-    answer = httpx.post(server.url + "/api/v1/query-passed", json={"test_file_hashes": keys},
-                        headers={"Authorization": f"Bearer {token}"})
+    answer = httpx.post(
+        server.url + "/api/v1/query-passed",
+        json={"test_file_hashes": keys},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     return answer.json()["node_ids"]
 
 
@@ -137,7 +144,9 @@ def test_admin_retention_command_evicts_stale_entries(tmp_path: Path) -> None:
     try:
         backend.create_project("p", None, 0.0)
         who = _writer(backend, "p", "t")
-        backend.publish(who, PublishRequest({key(1): FileEntry({tid(1): 1.0})}), "v1", now=time.time() - 3 * 86400)
+        backend.publish(
+            who, PublishRequest({key(1): FileEntry({tid(1): 1.0})}), "v1", now=time.time() - 3 * 86400
+        )
         backend.publish(who, PublishRequest({key(2): FileEntry({tid(2): 1.0})}), "v1", now=time.time())
     finally:
         backend.close()
@@ -156,16 +165,22 @@ def test_usage_command_lists_counters_per_day(server: LiveServer) -> None:
     assert rows[0]["tests_published"] == 2
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["purge"], "purge: say what to purge"),
-    (["purge", "--hash", "xyz"], "--hash: expected a key of 64 lowercase hex characters"),
-    (["purge", "--since", "yesterday"], "--since: expected an ISO time"),
-    (["tokens", "create", "--project", "nope", "--user", "u"], "no project named 'nope'"),
-    (["tokens", "create", "--project", "p", "--user", "u", "--expires", "soon"], "--expires: expected a duration"),
-    (["tokens", "revoke", "nope"], "no active token 'nope' to revoke"),
-    (["projects", "create", "p"], "a project named 'p' already exists"),
-    (["--db", "mysql://x/y", "projects", "list"], "--db: unsupported database URL"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["purge"], "purge: say what to purge"),
+        (["purge", "--hash", "xyz"], "--hash: expected a key of 64 lowercase hex characters"),
+        (["purge", "--since", "yesterday"], "--since: expected an ISO time"),
+        (["tokens", "create", "--project", "nope", "--user", "u"], "no project named 'nope'"),
+        (
+            ["tokens", "create", "--project", "p", "--user", "u", "--expires", "soon"],
+            "--expires: expected a duration",
+        ),
+        (["tokens", "revoke", "nope"], "no active token 'nope' to revoke"),
+        (["projects", "create", "p"], "a project named 'p' already exists"),
+        (["--db", "mysql://x/y", "projects", "list"], "--db: unsupported database URL"),
+    ],
+)
 def test_admin_errors_are_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:

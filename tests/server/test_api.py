@@ -14,11 +14,19 @@ def post(server: LiveServer, path: str, token: str, body: object) -> httpx.Respo
 
 def test_v1_publish_then_query_returns_the_ids_per_hash_in_order(server: LiveServer) -> None:
     p = server.project()
-    published = post(server, "/api/v1/publish", p.write, {
-        "passed_node_ids_per_test_file": {key(1): [tid(1), tid(2)], key(2): [tid(3)]},
-        "total_test_count": 4, "passed_test_count": 3, "failed_test_count": 1, "skipped_test_count": 0,
-        "skipped_by_cache_test_count": 0,
-    })
+    published = post(
+        server,
+        "/api/v1/publish",
+        p.write,
+        {
+            "passed_node_ids_per_test_file": {key(1): [tid(1), tid(2)], key(2): [tid(3)]},
+            "total_test_count": 4,
+            "passed_test_count": 3,
+            "failed_test_count": 1,
+            "skipped_test_count": 0,
+            "skipped_by_cache_test_count": 0,
+        },
+    )
     assert published.status_code == 200
     assert published.json() == {}
     answer = post(server, "/api/v1/query-passed", p.read, {"test_file_hashes": [key(2), key(9), key(1)]})
@@ -41,19 +49,35 @@ def test_v1_query_of_an_empty_list_answers_an_empty_list(server: LiveServer) -> 
 
 def test_v2_publish_stores_durations_test_counts_and_provenance(server: LiveServer) -> None:
     p = server.project()
-    published = post(server, "/api/v2/publish", p.write, {
-        "entries": {key(1): {"test_count": 3, "tests": {tid(1): 1.5, tid(2): 0.25}},
-                    key(2): {"test_count": 0, "tests": {}}},
-        "provenance": {"branch": "main", "commit": "abc123", "run_url": "https://ci.example/run/7"},
-        "stats": {"total": 3, "passed": 2, "failed": 1, "skipped": 0, "skipped_by_cache": 5, "seconds_saved": 12.5},
-    })
+    published = post(
+        server,
+        "/api/v2/publish",
+        p.write,
+        {
+            "entries": {
+                key(1): {"test_count": 3, "tests": {tid(1): 1.5, tid(2): 0.25}},
+                key(2): {"test_count": 0, "tests": {}},
+            },
+            "provenance": {"branch": "main", "commit": "abc123", "run_url": "https://ci.example/run/7"},
+            "stats": {
+                "total": 3,
+                "passed": 2,
+                "failed": 1,
+                "skipped": 0,
+                "skipped_by_cache": 5,
+                "seconds_saved": 12.5,
+            },
+        },
+    )
     assert published.json() == {"stored": 2}
     answer = post(server, "/api/v2/query", p.read, {"keys": [key(1), key(2), key(3)]})
-    assert answer.json() == {"entries": [
-        {"test_count": 3, "tests": {tid(1): 1.5, tid(2): 0.25}},
-        {"test_count": 0, "tests": {}},
-        {"test_count": None, "tests": {}},
-    ]}
+    assert answer.json() == {
+        "entries": [
+            {"test_count": 3, "tests": {tid(1): 1.5, tid(2): 0.25}},
+            {"test_count": 0, "tests": {}},
+            {"test_count": None, "tests": {}},
+        ]
+    }
 
 
 def test_a_v1_publish_keeps_durations_an_earlier_v2_publish_stored(server: LiveServer) -> None:
@@ -68,20 +92,28 @@ def test_v1_and_v2_see_the_same_cache(server: LiveServer) -> None:
     p = server.project()
     post(server, "/api/v2/publish", p.write, {"entries": {key(1): {"tests": {tid(1): 0.5}}}})
     assert post(server, "/api/v1/query-passed", p.read, {"test_file_hashes": [key(1)]}).json() == {
-        "node_ids": [[tid(1)]]}
+        "node_ids": [[tid(1)]]
+    }
 
 
 def test_usage_counts_queries_hits_misses_and_published_tests(server: LiveServer) -> None:
     p = server.project()
-    post(server, "/api/v2/publish", p.write, {"entries": {key(1): {"tests": {tid(1): 1.0, tid(2): 1.0}}},
-                                              "stats": {"skipped_by_cache": 4, "seconds_saved": 8.0}})
+    post(
+        server,
+        "/api/v2/publish",
+        p.write,
+        {
+            "entries": {key(1): {"tests": {tid(1): 1.0, tid(2): 1.0}}},
+            "stats": {"skipped_by_cache": 4, "seconds_saved": 8.0},
+        },
+    )
     post(server, "/api/v2/query", p.read, {"keys": [key(1), key(2), key(3)]})
     import time
 
     deadline = time.monotonic() + 10
     while True:  # usage is flushed about once a second
         days = httpx.get(server.url + "/api/v2/usage", headers=p.auth("read")).json()["days"]
-        if days and days[0]["queries"] == 1 or time.monotonic() > deadline:
+        if (days and days[0]["queries"] == 1) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert len(days) == 1
@@ -117,9 +149,17 @@ def test_metrics_are_prometheus_text_with_requests_hits_and_db_size(server: Live
 
 def test_openapi_document_describes_every_api_route(server: LiveServer) -> None:
     document = httpx.get(server.url + "/openapi.json").json()
-    assert {"/api/v1/query-passed", "/api/v1/publish", "/api/v2/query", "/api/v2/publish", "/healthz",
-            "/metrics"} <= set(document["paths"])
-    v1 = document["paths"]["/api/v1/query-passed"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {
+        "/api/v1/query-passed",
+        "/api/v1/publish",
+        "/api/v2/query",
+        "/api/v2/publish",
+        "/healthz",
+        "/metrics",
+    } <= set(document["paths"])
+    v1 = document["paths"]["/api/v1/query-passed"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert v1["required"] == ["test_file_hashes"]
 
 

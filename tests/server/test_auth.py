@@ -23,14 +23,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize(("headers", "message"), [
-    ({}, "missing Authorization"),
-    ({"Authorization": ""}, "missing Authorization"),
-    ({"Authorization": "Basic dXNlcjpwYXNz"}, "Bearer dryci_"),
-    ({"Authorization": "Bearer"}, "Bearer dryci_"),
-    ({"Authorization": "Bearer not-a-dryci-token"}, "unknown token"),
-    ({"Authorization": "Bearer dryci_000000000000_" + "0" * 48}, "unknown token"),
-])
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "missing Authorization"),
+        ({"Authorization": ""}, "missing Authorization"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "Bearer dryci_"),
+        ({"Authorization": "Bearer"}, "Bearer dryci_"),
+        ({"Authorization": "Bearer not-a-dryci-token"}, "unknown token"),
+        ({"Authorization": "Bearer dryci_000000000000_" + "0" * 48}, "unknown token"),
+    ],
+)
 def test_requests_without_a_valid_token_are_refused_with_401(
     server: LiveServer, headers: dict[str, str], message: str
 ) -> None:
@@ -93,18 +96,23 @@ def test_projects_never_see_each_others_cache(server: LiveServer) -> None:
     call(server, "/api/v1/publish", PUBLISH, a.auth())
     assert call(server, "/api/v1/query-passed", QUERY, a.auth("read")).json() == {"node_ids": [[tid(1)]]}
     assert call(server, "/api/v1/query-passed", QUERY, b.auth("read")).json() == {"node_ids": [[]]}
-    assert call(server, "/api/v2/query", {"keys": [key(1)]}, b.auth("read")).json()["entries"][0]["tests"] == {}
+    assert (
+        call(server, "/api/v2/query", {"keys": [key(1)]}, b.auth("read")).json()["entries"][0]["tests"] == {}
+    )
 
 
 def test_a_namespaced_token_publishes_where_the_default_branch_never_reads(server: LiveServer) -> None:
     p = server.project()
     pull_request = server.token(p.project, "pr-bot", "write", namespace="pr")
-    call(server, "/api/v1/publish", {"passed_node_ids_per_test_file": {key(1): [tid(7)]}}, bearer(pull_request))
+    call(
+        server, "/api/v1/publish", {"passed_node_ids_per_test_file": {key(1): [tid(7)]}}, bearer(pull_request)
+    )
     call(server, "/api/v1/publish", PUBLISH, p.auth())
     assert call(server, "/api/v1/query-passed", QUERY, p.auth("read")).json() == {"node_ids": [[tid(1)]]}
     # The namespaced token reads its own namespace and the default one.
     assert call(server, "/api/v1/query-passed", QUERY, bearer(pull_request)).json() == {
-        "node_ids": [sorted([tid(1), tid(7)])]}
+        "node_ids": [sorted([tid(1), tid(7)])]
+    }
 
 
 def test_tokens_are_stored_only_as_hashes_and_never_logged(tmp_path: object) -> None:

@@ -27,8 +27,12 @@ def test_concurrent_publishes_to_the_same_hash_lose_no_id(server: LiveServer) ->
     with ThreadPoolExecutor(16) as pool:
         assert sorted(pool.map(publish, range(16))) == list(range(16))
     expected = sorted(tid(f"{c}-{b}-{n}") for c in range(16) for b in range(5) for n in range(40))
-    answer = httpx.post(server.url + "/api/v1/query-passed", headers=p.auth("read"),
-                        json={"test_file_hashes": [shared]}, timeout=30)
+    answer = httpx.post(
+        server.url + "/api/v1/query-passed",
+        headers=p.auth("read"),
+        json={"test_file_hashes": [shared]},
+        timeout=30,
+    )
     assert answer.json()["node_ids"][0] == expected
 
 
@@ -46,8 +50,9 @@ def test_a_sigkill_during_a_publish_storm_loses_nothing_acknowledged(tmp_path: P
             while not stop.is_set():
                 k = key(f"{client_no}-{n}")
                 try:
-                    answer = client.post(server.url + "/api/v1/publish",
-                                         json={"passed_node_ids_per_test_file": {k: [tid(n)]}})
+                    answer = client.post(
+                        server.url + "/api/v1/publish", json={"passed_node_ids_per_test_file": {k: [tid(n)]}}
+                    )
                 except httpx.TransportError:
                     return
                 if answer.status_code == 200:
@@ -66,8 +71,12 @@ def test_a_sigkill_during_a_publish_storm_loses_nothing_acknowledged(tmp_path: P
         thread.join()
     restarted = start_server(db, ["--rate-limit", "0"], log_dir=tmp_path)
     try:
-        answer = httpx.post(restarted.url + "/api/v2/query", headers=p.auth("read"),
-                            json={"keys": acknowledged[:4096]}, timeout=60)
+        answer = httpx.post(
+            restarted.url + "/api/v2/query",
+            headers=p.auth("read"),
+            json={"keys": acknowledged[:4096]},
+            timeout=60,
+        )
         missing = [k for k, entry in zip(acknowledged, answer.json()["entries"]) if not entry["tests"]]
         assert missing == []
     finally:

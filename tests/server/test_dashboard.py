@@ -32,24 +32,48 @@ def seed(db: str) -> None:
         backend.create_token("webshop", "ci", "seedtoken", "h", "write", "", None, now)
         who = Principal("seedtoken", project.id, "webshop", "ci", "write", "")
         for n, branch in enumerate(("main", "feature/login")):
-            backend.publish(who, PublishRequest(
-                {key(n): FileEntry({tid(n): 2.0}, test_count=1)},
-                Provenance(branch=branch, commit=f"deadbeef{n}", run_url=f"https://ci.example/run/{n}"),
-                PublishStats(total=10, passed=9, failed=1, skipped_by_cache=60, seconds_saved=1800.0),
-            ), "v2", now - n * DAY)
-        backend.add_usage([
-            UsageDay(project.id, day_of(now), queries=4, hits=20, misses=5, tests_skipped=60, seconds_saved=1800.0),
-            UsageDay(project.id, day_of(now - DAY), queries=2, hits=10, misses=5, tests_skipped=60,
-                     seconds_saved=1800.0),
-        ])
+            backend.publish(
+                who,
+                PublishRequest(
+                    {key(n): FileEntry({tid(n): 2.0}, test_count=1)},
+                    Provenance(branch=branch, commit=f"deadbeef{n}", run_url=f"https://ci.example/run/{n}"),
+                    PublishStats(total=10, passed=9, failed=1, skipped_by_cache=60, seconds_saved=1800.0),
+                ),
+                "v2",
+                now - n * DAY,
+            )
+        backend.add_usage(
+            [
+                UsageDay(
+                    project.id,
+                    day_of(now),
+                    queries=4,
+                    hits=20,
+                    misses=5,
+                    tests_skipped=60,
+                    seconds_saved=1800.0,
+                ),
+                UsageDay(
+                    project.id,
+                    day_of(now - DAY),
+                    queries=2,
+                    hits=10,
+                    misses=5,
+                    tests_skipped=60,
+                    seconds_saved=1800.0,
+                ),
+            ]
+        )
     finally:
         backend.close()
 
 
 def test_the_chart_has_one_bar_per_day_scaled_to_the_busiest_day() -> None:
     now = time.time()
-    svg = saved_chart([UsageDay(1, day_of(now), seconds_saved=100.0),
-                       UsageDay(1, day_of(now - DAY), seconds_saved=50.0)], now)
+    svg = saved_chart(
+        [UsageDay(1, day_of(now), seconds_saved=100.0), UsageDay(1, day_of(now - DAY), seconds_saved=50.0)],
+        now,
+    )
     assert svg.count("<rect") == 30
     assert 'height="130.0"' in svg and 'height="65.0"' in svg
     assert f"{day_of(now)}: 100.0 s saved" in svg
@@ -80,7 +104,12 @@ def test_the_dashboard_shows_the_seeded_numbers_in_chromium(tmp_path: Path) -> N
         token = server.token("webshop", "viewer", "read")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+            ],
         )
         try:
             page = browser.new_page()

@@ -45,12 +45,15 @@ def test_no_generated_request_makes_the_server_fail(
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(
+            max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def call(case: schemathesis.Case) -> None:
             response = case.call(base_url=fuzz_server.url, headers=fuzz_tokens.auth("write"), timeout=30)
             statuses.add(response.status_code)
-            assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text}"
+            assert response.status_code < 500, (
+                f"{case.method} {case.path}: {response.status_code} {response.text}"
+            )
 
         try:
             call()
@@ -59,8 +62,12 @@ def test_no_generated_request_makes_the_server_fail(
             assert mode is GenerationMode.NEGATIVE and not operation.body and not operation.query
             continue
         fuzzed.append(operation.label)
-    assert {"POST /api/v1/query-passed", "POST /api/v1/publish", "POST /api/v2/query",
-            "POST /api/v2/publish"} <= set(fuzzed)
+    assert {
+        "POST /api/v1/query-passed",
+        "POST /api/v1/publish",
+        "POST /api/v2/query",
+        "POST /api/v2/publish",
+    } <= set(fuzzed)
     assert 200 in statuses
     if mode is GenerationMode.NEGATIVE:
         assert 422 in statuses

@@ -24,16 +24,22 @@ def test_a_zero_rate_disables_the_limit() -> None:
 
 
 def test_a_token_over_its_rate_gets_429_with_retry_after(tmp_path: Path) -> None:
-    with live_server(f"sqlite:///{tmp_path / 'rl.db'}", ["--rate-limit", "0.5", "--rate-burst", "3"],
-                     log_dir=tmp_path) as server:
+    with live_server(
+        f"sqlite:///{tmp_path / 'rl.db'}", ["--rate-limit", "0.5", "--rate-burst", "3"], log_dir=tmp_path
+    ) as server:
         p = server.project()
         body = {"test_file_hashes": []}
-        codes = [httpx.post(server.url + "/api/v1/query-passed", json=body, headers=p.auth("read")).status_code
-                 for _ in range(4)]
+        codes = [
+            httpx.post(server.url + "/api/v1/query-passed", json=body, headers=p.auth("read")).status_code
+            for _ in range(4)
+        ]
         assert codes == [200, 200, 200, 429]
         limited = httpx.post(server.url + "/api/v1/query-passed", json=body, headers=p.auth("read"))
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["retry-after"]) <= 2
         assert "rate limit" in limited.json()["detail"]
         # Another token of the same project has its own bucket.
-        assert httpx.post(server.url + "/api/v1/query-passed", json=body, headers=p.auth("write")).status_code == 200
+        assert (
+            httpx.post(server.url + "/api/v1/query-passed", json=body, headers=p.auth("write")).status_code
+            == 200
+        )

@@ -16,8 +16,13 @@ from tests.live_server import free_port, live_server
 
 
 def run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dryci.cli", "server", *args], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "dryci.cli", "server", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_a_fresh_database_prints_the_first_admin_token_once(tmp_path: Path) -> None:
@@ -35,8 +40,12 @@ def test_a_fresh_database_prints_the_first_admin_token_once(tmp_path: Path) -> N
 def test_the_database_and_address_come_from_the_environment(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "DRYCI_DB": f"sqlite:///{tmp_path / 'env.db'}", "DRYCI_LISTEN": f"127.0.0.1:{port}"}
-    process = subprocess.Popen([sys.executable, "-m", "dryci.cli", "server"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dryci.cli", "server"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         import time
 
@@ -56,15 +65,20 @@ def test_the_database_and_address_come_from_the_environment(tmp_path: Path) -> N
         process.stdout.close()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--listen", "localhost"], "dryci server: error: --listen: expected HOST:PORT"),
-    (["--listen", "127.0.0.1:99999"], "--listen: expected HOST:PORT"),
-    (["--workers", "0"], "--workers: expected at least 1"),
-    (["--db", "mysql://localhost/db"], "--db: unsupported database URL"),
-    (["--db", "sqlite:/relative"], "--db: expected sqlite:///path"),
-    (["--db", "postgresql://postgres@127.0.0.1:1/none"], "cannot connect to PostgreSQL"),
-])
-def test_bad_configuration_is_one_clear_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--listen", "localhost"], "dryci server: error: --listen: expected HOST:PORT"),
+        (["--listen", "127.0.0.1:99999"], "--listen: expected HOST:PORT"),
+        (["--workers", "0"], "--workers: expected at least 1"),
+        (["--db", "mysql://localhost/db"], "--db: unsupported database URL"),
+        (["--db", "sqlite:/relative"], "--db: expected sqlite:///path"),
+        (["--db", "postgresql://postgres@127.0.0.1:1/none"], "cannot connect to PostgreSQL"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     result = run_server("--db", f"sqlite:///{tmp_path / 'x.db'}", *args)
     assert result.returncode == 2
     assert message in result.stderr
@@ -87,7 +101,7 @@ def test_migrations_bring_a_fresh_database_to_the_latest_version(db_url: str) ->
 def test_the_server_refuses_a_database_with_a_newer_schema(db_url: str) -> None:
     open_backend(db_url).close()
     if db_url.startswith("sqlite"):
-        conn = sqlite3.connect(db_url[len("sqlite:///"):])
+        conn = sqlite3.connect(db_url[len("sqlite:///") :])
         conn.execute("UPDATE dryci_schema SET version = 999")
         conn.commit()
         conn.close()
@@ -103,14 +117,19 @@ def test_the_server_refuses_a_database_with_a_newer_schema(db_url: str) -> None:
 
 
 def test_several_workers_serve_one_database(tmp_path: Path) -> None:
-    with live_server(f"sqlite:///{tmp_path / 'w.db'}", ["--workers", "2", "--rate-limit", "0"],
-                     log_dir=tmp_path) as server:
+    with live_server(
+        f"sqlite:///{tmp_path / 'w.db'}", ["--workers", "2", "--rate-limit", "0"], log_dir=tmp_path
+    ) as server:
         p = server.project()
         key, tid = "a" * 64, "b" * 32
         for _ in range(4):  # requests land on either worker; each sees what the other stored
-            answer = httpx.post(server.url + "/api/v1/publish", headers=p.auth(),
-                                json={"passed_node_ids_per_test_file": {key: [tid]}})
+            answer = httpx.post(
+                server.url + "/api/v1/publish",
+                headers=p.auth(),
+                json={"passed_node_ids_per_test_file": {key: [tid]}},
+            )
             assert answer.status_code == 200
-            got = httpx.post(server.url + "/api/v1/query-passed", headers=p.auth("read"),
-                             json={"test_file_hashes": [key]})
+            got = httpx.post(
+                server.url + "/api/v1/query-passed", headers=p.auth("read"), json={"test_file_hashes": [key]}
+            )
             assert got.json() == {"node_ids": [[tid]]}

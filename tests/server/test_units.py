@@ -13,17 +13,20 @@ from dryci.server.jsonbody import loads_strict
 from dryci.server.timeparse import parse_duration, parse_time
 
 
-@pytest.mark.parametrize(("raw", "field", "message"), [
-    (b'{"a": 1, "a": 2}', "a", "duplicate key"),
-    (b'{"a": {"b": 1, "b": 1}}', "b", "duplicate key"),
-    (b"[NaN]", "body", "NaN is not a valid JSON number"),
-    (b"[-Infinity]", "body", "-Infinity is not a valid JSON number"),
-    (b"[123456789012345678901]", "body", "more than 20 digits"),
-    (b'["\\udfff"]', "\\udfff", "lone surrogate"),
-    (b"[" * 17 + b"]" * 17, "body", "nested deeper than 16"),
-    (b"\xc3\x28", "body", "not valid UTF-8"),
-    (b"   ", "body", "empty body"),
-])
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        (b'{"a": 1, "a": 2}', "a", "duplicate key"),
+        (b'{"a": {"b": 1, "b": 1}}', "b", "duplicate key"),
+        (b"[NaN]", "body", "NaN is not a valid JSON number"),
+        (b"[-Infinity]", "body", "-Infinity is not a valid JSON number"),
+        (b"[123456789012345678901]", "body", "more than 20 digits"),
+        (b'["\\udfff"]', "\\udfff", "lone surrogate"),
+        (b"[" * 17 + b"]" * 17, "body", "nested deeper than 16"),
+        (b"\xc3\x28", "body", "not valid UTF-8"),
+        (b"   ", "body", "empty body"),
+    ],
+)
 def test_strict_json_rejects_what_the_standard_library_accepts(raw: bytes, field: str, message: str) -> None:
     with pytest.raises(ProtocolError) as info:
         loads_strict(raw)
@@ -32,14 +35,25 @@ def test_strict_json_rejects_what_the_standard_library_accepts(raw: bytes, field
 
 
 def test_strict_json_accepts_ordinary_bodies_and_paired_surrogates() -> None:
-    assert loads_strict(b'{"a": [1, 2.5, "\\ud83d\\ude00", null, true]}') == {"a": [1, 2.5, "\U0001f600", None, True]}
+    assert loads_strict(b'{"a": [1, 2.5, "\\ud83d\\ude00", null, true]}') == {
+        "a": [1, 2.5, "\U0001f600", None, True]
+    }
     assert loads_strict(b"[" * 16 + b"]" * 16) is not None
 
 
 def _row(token: str, **changes: object) -> TokenRow:
-    fields: dict[str, object] = dict(id=token_id_of(token), token_hash=hash_token(token), scope="read", namespace="",
-                                     project_id=1, project="p", user="u", created_at=0.0, expires_at=None,
-                                     revoked_at=None)
+    fields: dict[str, object] = dict(
+        id=token_id_of(token),
+        token_hash=hash_token(token),
+        scope="read",
+        namespace="",
+        project_id=1,
+        project="p",
+        user="u",
+        created_at=0.0,
+        expires_at=None,
+        revoked_at=None,
+    )
     fields.update(changes)
     return TokenRow(**fields)  # type: ignore[arg-type]
 
@@ -51,11 +65,14 @@ def test_a_new_token_has_the_prefix_its_id_and_a_hash_that_is_not_the_token() ->
     assert check_row(_row(token), token, now=1.0).token_id == token_id
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"token_hash": "0" * 64}, "unknown token"),
-    ({"revoked_at": 5.0}, "token revoked"),
-    ({"expires_at": 5.0}, "token expired"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"token_hash": "0" * 64}, "unknown token"),
+        ({"revoked_at": 5.0}, "token revoked"),
+        ({"expires_at": 5.0}, "token expired"),
+    ],
+)
 def test_check_row_refuses_wrong_revoked_and_expired_tokens(changes: dict[str, object], message: str) -> None:
     _, token, _ = new_token()
     with pytest.raises(AuthError, match=message):

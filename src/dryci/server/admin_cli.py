@@ -22,13 +22,17 @@ from dryci.server.timeparse import format_time, parse_duration, parse_time
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Administer a DryCI cache server's database.")
-    parser.add_argument("--db", default=os.environ.get("DRYCI_DB", DEFAULT_DB),
-                        help="database URL, as for `dryci server` (env DRYCI_DB; default %(default)s)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("DRYCI_DB", DEFAULT_DB),
+        help="database URL, as for `dryci server` (env DRYCI_DB; default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
 
     projects = groups.add_parser("projects", help="tenants: each has its own cache").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = projects.add_parser("create", help="create a project")
     p.add_argument("name")
     p.add_argument("--max-entries", type=int, default=None, help="cap on cached keys for this project")
@@ -37,7 +41,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("name")
 
     users = groups.add_parser("users", help="users of a project").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = users.add_parser("create", help="create a user")
     p.add_argument("--project", required=True)
     p.add_argument("name")
@@ -48,12 +53,17 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("name")
 
     tokens = groups.add_parser("tokens", help="bearer tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = tokens.add_parser("create", help="create a token and print it (once)")
     p.add_argument("--project", required=True)
     p.add_argument("--user", required=True, help="created in the project if missing")
-    p.add_argument("--scope", choices=SCOPES, default="read",
-                   help="read: query only; write: query and publish; admin: also the whole dashboard")
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="read",
+        help="read: query only; write: query and publish; admin: also the whole dashboard",
+    )
     p.add_argument("--namespace", default="", help="publish into (and also read) this namespace, e.g. pr")
     p.add_argument("--expires", help="lifetime such as 30d or 12h")
     p = tokens.add_parser("list", help="list tokens (never their secrets)")
@@ -92,9 +102,19 @@ def _projects(args: argparse.Namespace, backend: Backend, now: float) -> int:
         p = backend.create_project(args.name, args.max_entries, now)
         _emit(args, [{"project": p.name, "max_entries": p.max_entries}])
     elif args.action == "list":
-        _emit(args, [{"project": p.name, "max_entries": p.max_entries, "created": format_time(p.created_at),
-                      "revoked": format_time(p.revoked_at) if p.revoked_at else None,
-                      "entries": backend.count_entries(p.id)} for p in backend.list_projects()])
+        _emit(
+            args,
+            [
+                {
+                    "project": p.name,
+                    "max_entries": p.max_entries,
+                    "created": format_time(p.created_at),
+                    "revoked": format_time(p.revoked_at) if p.revoked_at else None,
+                    "entries": backend.count_entries(p.id),
+                }
+                for p in backend.list_projects()
+            ],
+        )
     else:
         return _revoked(backend.revoke_project(args.name, now), f"project {args.name!r}")
     return 0
@@ -105,9 +125,18 @@ def _users(args: argparse.Namespace, backend: Backend, now: float) -> int:
         u = backend.create_user(args.project, args.name, now)
         _emit(args, [{"project": u.project, "user": u.name}])
     elif args.action == "list":
-        _emit(args, [{"project": u.project, "user": u.name, "created": format_time(u.created_at),
-                      "revoked": format_time(u.revoked_at) if u.revoked_at else None}
-                     for u in backend.list_users(args.project)])
+        _emit(
+            args,
+            [
+                {
+                    "project": u.project,
+                    "user": u.name,
+                    "created": format_time(u.created_at),
+                    "revoked": format_time(u.revoked_at) if u.revoked_at else None,
+                }
+                for u in backend.list_users(args.project)
+            ],
+        )
     else:
         return _revoked(backend.revoke_user(args.project, args.name, now), f"user {args.name!r}")
     return 0
@@ -119,22 +148,48 @@ def _tokens(args: argparse.Namespace, backend: Backend, now: float) -> int:
     if args.action == "create":
         expires = now + parse_duration(args.expires, "--expires") if args.expires else None
         token_id, token, token_hash = new_token()
-        row = backend.create_token(args.project, args.user, token_id, token_hash, args.scope, args.namespace,
-                                   expires, now)
+        row = backend.create_token(
+            args.project, args.user, token_id, token_hash, args.scope, args.namespace, expires, now
+        )
         if args.json:
-            print(json.dumps({"token": token, "id": row.id, "project": row.project, "user": row.user,
-                              "scope": row.scope, "namespace": row.namespace, "expires": format_time(expires)}))
+            print(
+                json.dumps(
+                    {
+                        "token": token,
+                        "id": row.id,
+                        "project": row.project,
+                        "user": row.user,
+                        "scope": row.scope,
+                        "namespace": row.namespace,
+                        "expires": format_time(expires),
+                    }
+                )
+            )
         else:
             print(token)
-            print(f"id={row.id} project={row.project} user={row.user} scope={row.scope} "
-                  f"namespace={row.namespace or '-'} expires={format_time(expires)} (the token is shown only once)",
-                  file=sys.stderr)
+            print(
+                f"id={row.id} project={row.project} user={row.user} scope={row.scope} "
+                f"namespace={row.namespace or '-'} expires={format_time(expires)} "
+                "(the token is shown only once)",
+                file=sys.stderr,
+            )
     elif args.action == "list":
-        _emit(args, [{"id": t.id, "project": t.project, "user": t.user, "scope": t.scope,
-                      "namespace": t.namespace, "created": format_time(t.created_at),
-                      "expires": format_time(t.expires_at) if t.expires_at else None,
-                      "revoked": format_time(t.revoked_at) if t.revoked_at else None}
-                     for t in backend.list_tokens(args.project)])
+        _emit(
+            args,
+            [
+                {
+                    "id": t.id,
+                    "project": t.project,
+                    "user": t.user,
+                    "scope": t.scope,
+                    "namespace": t.namespace,
+                    "created": format_time(t.created_at),
+                    "expires": format_time(t.expires_at) if t.expires_at else None,
+                    "revoked": format_time(t.revoked_at) if t.revoked_at else None,
+                }
+                for t in backend.list_tokens(args.project)
+            ],
+        )
     else:
         return _revoked(backend.revoke_token(args.token_id, now), f"token {args.token_id!r}")
     return 0
@@ -173,14 +228,31 @@ def _usage(args: argparse.Namespace, backend: Backend, now: float) -> int:
     if args.project and not wanted:
         raise ConfigError(f"no project named {args.project!r}", key="--project")
     since = time.strftime("%Y-%m-%d", time.gmtime(now - (args.days - 1) * 86400.0))
-    _emit(args, [{"project": projects.get(d.project_id), "day": d.day, "queries": d.queries, "hits": d.hits,
-                  "misses": d.misses, "tests_published": d.tests_published, "tests_skipped": d.tests_skipped,
-                  "seconds_saved": round(d.seconds_saved, 3)} for d in backend.usage(wanted[0], since)])
+    _emit(
+        args,
+        [
+            {
+                "project": projects.get(d.project_id),
+                "day": d.day,
+                "queries": d.queries,
+                "hits": d.hits,
+                "misses": d.misses,
+                "tests_published": d.tests_published,
+                "tests_skipped": d.tests_skipped,
+                "seconds_saved": round(d.seconds_saved, 3),
+            }
+            for d in backend.usage(wanted[0], since)
+        ],
+    )
     return 0
 
 
 GROUPS: dict[str, Callable[[argparse.Namespace, Backend, float], int]] = {
-    "projects": _projects, "users": _users, "tokens": _tokens, "purge": _purge, "retention": _retention,
+    "projects": _projects,
+    "users": _users,
+    "tokens": _tokens,
+    "purge": _purge,
+    "retention": _retention,
     "usage": _usage,
 }
 

@@ -7,9 +7,9 @@ API_DOCS_HTML = """<!doctype html><html><head><meta charset=utf-8><title>DryCI A
 pre{background:#f4f4f4;padding:.6em;overflow:auto}code{background:#f4f4f4}</style></head><body>
 <h1>DryCI cache server API</h1>
 <p>Every <code>/api/...</code> call takes <code>Authorization: Bearer dryci_...</code>. A <code>read</code>
-token may query, a <code>write</code> token may also publish. KEY is 64 lowercase hex characters (SHA-256 of a test
-file's dependency hash), ID is 32 lowercase hex characters (a keyed hash of a test's node id). The OpenAPI document
-is at <a href="/openapi.json">/openapi.json</a>.</p>
+token may query, a <code>write</code> token may also publish. KEY is 64 lowercase hex characters
+(SHA-256 of a test file's dependency hash), ID is 32 lowercase hex characters
+(a keyed hash of a test's node id). The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</p>
 
 <h2>Version 1 (the pytest-dryci 0.1.x wire format)</h2>
 <h3>POST /api/v1/query-passed</h3>

@@ -56,8 +56,12 @@ class ServerState:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 async def read_body(request: Request) -> bytes:
@@ -78,8 +82,9 @@ async def read_body(request: Request) -> bytes:
 def _retention_loop(state: ServerState, stop: threading.Event) -> None:
     while True:
         try:
-            removed = state.backend.apply_retention(time.time(), state.settings.retention_days,
-                                                    state.settings.max_entries)
+            removed = state.backend.apply_retention(
+                time.time(), state.settings.retention_days, state.settings.max_entries
+            )
             if removed:
                 log.info("dryci: retention removed %d entries", removed)
         except DryciError as exc:
@@ -90,15 +95,21 @@ def _retention_loop(state: ServerState, stop: threading.Event) -> None:
 
 def create_app(backend: Backend, settings: Settings) -> FastAPI:
     """The ASGI app over an open backend; the app closes the backend when it shuts down."""
-    state = ServerState(backend, settings, Metrics(), RateLimiter(settings.rate_limit, settings.rate_burst),
-                        UsageRecorder(backend, settings.flush_seconds))
+    state = ServerState(
+        backend,
+        settings,
+        Metrics(),
+        RateLimiter(settings.rate_limit, settings.rate_burst),
+        UsageRecorder(backend, settings.flush_seconds),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         state.recorder.start()
-        retention = threading.Thread(target=_retention_loop, args=(state, stop), name="dryci-retention",
-                                     daemon=True)
+        retention = threading.Thread(
+            target=_retention_loop, args=(state, stop), name="dryci-retention", daemon=True
+        )
         retention.start()
         try:
             yield
@@ -108,8 +119,14 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             state.recorder.stop()
             backend.close()
 
-    app = FastAPI(title="DryCI cache server", version=__version__, lifespan=lifespan, docs_url=None,
-                  redoc_url=None, description="Shared test-result cache for pytest-dryci. See GET /api.")
+    app = FastAPI(
+        title="DryCI cache server",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Shared test-result cache for pytest-dryci. See GET /api.",
+    )
     app.state.dryci = state
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     _install_error_handlers(app)
@@ -125,8 +142,11 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             principal = authenticate(backend, token, now)
             retry = state.limiter.retry_after(principal.token_id, now)
             if retry is not None:
-                raise ApiError(429, f"rate limit of {settings.rate_limit:g} requests/s per token exceeded",
-                               headers={"Retry-After": str(retry)})
+                raise ApiError(
+                    429,
+                    f"rate limit of {settings.rate_limit:g} requests/s per token exceeded",
+                    headers={"Retry-After": str(retry)},
+                )
             if write:
                 require_write(principal)
             return work(principal, loads_strict(raw), now)
@@ -143,65 +163,112 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     def publish(principal: Principal, request: Any, api: str, now: float) -> int:
         stored = backend.publish(principal, request, api, now)
         state.metrics.count_publish(stored)
-        state.recorder.publish(principal.project_id, now, stored, request.stats.skipped_by_cache,
-                               request.stats.seconds_saved)
+        state.recorder.publish(
+            principal.project_id, now, stored, request.stats.skipped_by_cache, request.stats.seconds_saved
+        )
         return stored
 
-    @app.post("/api/v1/query-passed", tags=["v1"], summary="Passed test ids per key (0.1.x format)",
-              openapi_extra=schemas.body(schemas.V1_QUERY),
-              responses=schemas.responses(schemas.V1_QUERY_RESPONSE, 401, 413, 422, 429, 503))
+    @app.post(
+        "/api/v1/query-passed",
+        tags=["v1"],
+        summary="Passed test ids per key (0.1.x format)",
+        openapi_extra=schemas.body(schemas.V1_QUERY),
+        responses=schemas.responses(schemas.V1_QUERY_RESPONSE, 401, 413, 422, 429, 503),
+    )
     async def v1_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
             entries = query(principal, decode_v1_query_request(data).keys, now)
             return {"node_ids": [sorted(entry.tests) for entry in entries]}
+
         return _json(await call(request, work, write=False))
 
-    @app.post("/api/v1/publish", tags=["v1"], summary="Add passed test ids (0.1.x format)",
-              openapi_extra=schemas.body(schemas.V1_PUBLISH),
-              responses=schemas.responses(schemas.EMPTY, 401, 403, 413, 422, 429, 503))
+    @app.post(
+        "/api/v1/publish",
+        tags=["v1"],
+        summary="Add passed test ids (0.1.x format)",
+        openapi_extra=schemas.body(schemas.V1_PUBLISH),
+        responses=schemas.responses(schemas.EMPTY, 401, 403, 413, 422, 429, 503),
+    )
     async def v1_publish(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
             publish(principal, decode_v1_publish_request(data), "v1", now)
             return {}
+
         return _json(await call(request, work, write=True))
 
-    @app.post("/api/v2/query", tags=["v2"], summary="Passed tests with durations, and test counts, per key",
-              openapi_extra=schemas.body(schemas.V2_QUERY),
-              responses=schemas.responses(schemas.V2_QUERY_RESPONSE, 401, 413, 422, 429, 503))
+    @app.post(
+        "/api/v2/query",
+        tags=["v2"],
+        summary="Passed tests with durations, and test counts, per key",
+        openapi_extra=schemas.body(schemas.V2_QUERY),
+        responses=schemas.responses(schemas.V2_QUERY_RESPONSE, 401, 413, 422, 429, 503),
+    )
     async def v2_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
             entries = query(principal, decode_v2_query_request(data).keys, now)
             return {"entries": [entry.to_json() for entry in entries]}
+
         return _json(await call(request, work, write=False))
 
-    @app.post("/api/v2/publish", tags=["v2"], summary="Store passed tests with durations and provenance",
-              openapi_extra=schemas.body(schemas.V2_PUBLISH),
-              responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503))
+    @app.post(
+        "/api/v2/publish",
+        tags=["v2"],
+        summary="Store passed tests with durations and provenance",
+        openapi_extra=schemas.body(schemas.V2_PUBLISH),
+        responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503),
+    )
     async def v2_publish(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
             return {"stored": publish(principal, decode_v2_publish_request(data), "v2", now)}
+
         return _json(await call(request, work, write=True))
 
-    @app.get("/api/v2/usage", tags=["v2"], summary="Usage per day of the token's project",
-             responses=schemas.responses({"type": "object"}, 401, 422, 429, 503))
+    @app.get(
+        "/api/v2/usage",
+        tags=["v2"],
+        summary="Usage per day of the token's project",
+        responses=schemas.responses({"type": "object"}, 401, 422, 429, 503),
+    )
     async def v2_usage(request: Request, days: int = Query(30, ge=1, le=366)) -> Response:
         def run() -> Any:
             now = time.time()
             principal = authenticate(backend, bearer_token(request.headers.get("authorization")), now)
             rows = backend.usage(principal.project_id, day_of(now - (days - 1) * 86400.0))
-            return {"project": principal.project, "days": [
-                {"day": r.day, "queries": r.queries, "hits": r.hits, "misses": r.misses,
-                 "tests_published": r.tests_published, "tests_skipped": r.tests_skipped,
-                 "seconds_saved": r.seconds_saved} for r in rows]}
+            return {
+                "project": principal.project,
+                "days": [
+                    {
+                        "day": r.day,
+                        "queries": r.queries,
+                        "hits": r.hits,
+                        "misses": r.misses,
+                        "tests_published": r.tests_published,
+                        "tests_skipped": r.tests_skipped,
+                        "seconds_saved": r.seconds_saved,
+                    }
+                    for r in rows
+                ],
+            }
+
         return _json(await run_in_threadpool(run))
 
-    @app.get("/api/v2/whoami", tags=["v2"], summary="What the token may do",
-             responses=schemas.responses({"type": "object"}, 401, 503))
+    @app.get(
+        "/api/v2/whoami",
+        tags=["v2"],
+        summary="What the token may do",
+        responses=schemas.responses({"type": "object"}, 401, 503),
+    )
     async def whoami(request: Request) -> Response:
         def run() -> Any:
             p = authenticate(backend, bearer_token(request.headers.get("authorization")), time.time())
-            return {"token_id": p.token_id, "project": p.project, "user": p.user, "scope": p.scope,
-                    "namespace": p.namespace}
+            return {
+                "token_id": p.token_id,
+                "project": p.project,
+                "user": p.user,
+                "scope": p.scope,
+                "namespace": p.namespace,
+            }
+
         return _json(await run_in_threadpool(run))
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the database answers")
@@ -209,8 +276,13 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         await run_in_threadpool(backend.check)
         return _json({"status": "ok", "schema_version": backend.schema_version})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus text metrics",
-             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus text metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
     async def metrics() -> Response:
         try:
             size: int | None = await run_in_threadpool(backend.size_bytes)
@@ -218,8 +290,9 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             size = None
         return Response(state.metrics.render(size), media_type="text/plain; version=0.0.4")
 
-    @app.get("/api", tags=["operations"], summary="Human-readable API documentation",
-             response_class=HTMLResponse)
+    @app.get(
+        "/api", tags=["operations"], summary="Human-readable API documentation", response_class=HTMLResponse
+    )
     async def api_docs() -> HTMLResponse:
         return HTMLResponse(API_DOCS_HTML)
 
@@ -228,7 +301,9 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def error(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    def error(
+        status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
         return _json({"detail": detail, "field": field}, status, headers)
 
     async def api_error(_: Request, exc: Exception) -> Response:

@@ -52,8 +52,14 @@ def check_row(row: TokenRow | None, token: str, now: float) -> Principal:
         raise AuthError("token revoked")
     if row.expires_at is not None and row.expires_at <= now:
         raise AuthError("token expired")
-    return Principal(token_id=row.id, project_id=row.project_id, project=row.project, user=row.user,
-                     scope=row.scope, namespace=row.namespace)
+    return Principal(
+        token_id=row.id,
+        project_id=row.project_id,
+        project=row.project,
+        user=row.user,
+        scope=row.scope,
+        namespace=row.namespace,
+    )
 
 
 def authenticate(backend: Backend, token: str | None, now: float) -> Principal:

@@ -12,18 +12,38 @@ from dryci.server.config import DEFAULT_DB, DEFAULT_LISTEN, SETTINGS_ENV, Settin
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Run the DryCI shared test-result cache server.")
-    parser.add_argument("--db", default=os.environ.get("DRYCI_DB", DEFAULT_DB),
-                        help="sqlite:///path.db or postgresql://user@host/dbname (env DRYCI_DB; default %(default)s)")
-    parser.add_argument("--listen", default=os.environ.get("DRYCI_LISTEN", DEFAULT_LISTEN),
-                        help="HOST:PORT to listen on (env DRYCI_LISTEN; default %(default)s)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("DRYCI_DB", DEFAULT_DB),
+        help="sqlite:///path.db or postgresql://user@host/dbname (env DRYCI_DB; default %(default)s)",
+    )
+    parser.add_argument(
+        "--listen",
+        default=os.environ.get("DRYCI_LISTEN", DEFAULT_LISTEN),
+        help="HOST:PORT to listen on (env DRYCI_LISTEN; default %(default)s)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--rate-limit", type=float, default=50.0,
-                        help="requests per second per token, 0 for none (default %(default)s)")
-    parser.add_argument("--rate-burst", type=int, default=100, help="burst allowance per token (default %(default)s)")
-    parser.add_argument("--retention-days", type=float, default=30.0,
-                        help="evict entries not read for this many days (default %(default)s)")
-    parser.add_argument("--max-entries", type=int, default=None,
-                        help="default cap on cached keys per project (a project's own cap wins)")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=50.0,
+        help="requests per second per token, 0 for none (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-burst", type=int, default=100, help="burst allowance per token (default %(default)s)"
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=float,
+        default=30.0,
+        help="evict entries not read for this many days (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-entries",
+        type=int,
+        default=None,
+        help="default cap on cached keys per project (a project's own cap wins)",
+    )
     parser.add_argument("--dashboard-public", action="store_true", help="show the dashboard without login")
     parser.add_argument("--access-log", action="store_true", help="log every request line (never headers)")
     return parser
@@ -35,12 +55,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
         if value < low:
             raise ConfigError(f"expected at least {low}, got {value}", key=name)
     if args.rate_limit < 0 or args.retention_days <= 0:
-        raise ConfigError("expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days")
+        raise ConfigError(
+            "expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days"
+        )
     if args.max_entries is not None and args.max_entries < 1:
         raise ConfigError(f"expected at least 1, got {args.max_entries}", key="--max-entries")
-    return Settings(db=args.db, host=host, port=port, workers=args.workers, rate_limit=args.rate_limit,
-                    rate_burst=args.rate_burst, retention_days=args.retention_days, max_entries=args.max_entries,
-                    dashboard_public=args.dashboard_public)
+    return Settings(
+        db=args.db,
+        host=host,
+        port=port,
+        workers=args.workers,
+        rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
+        retention_days=args.retention_days,
+        max_entries=args.max_entries,
+        dashboard_public=args.dashboard_public,
+    )
 
 
 def main(argv: list[str], prog: str = "dryci server") -> int:
@@ -59,13 +89,27 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         print(f"{prog}: fresh database; the first admin token (shown only once):\n{token}", flush=True)
     log_level = "info"
     if settings.workers == 1:
-        uvicorn.run(create_app(backend, settings), host=settings.host, port=settings.port, log_level=log_level,
-                    access_log=args.access_log, server_header=False)
+        uvicorn.run(
+            create_app(backend, settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=args.access_log,
+            server_header=False,
+        )
         return 0
     backend.close()
     os.environ[SETTINGS_ENV] = settings.to_env()
-    uvicorn.run("dryci.server.app:create_app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=log_level, access_log=args.access_log, server_header=False)
+    uvicorn.run(
+        "dryci.server.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        access_log=args.access_log,
+        server_header=False,
+    )
     return 0
 
 

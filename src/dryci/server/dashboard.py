@@ -67,13 +67,17 @@ def saved_chart(days: list[UsageDay], today: float) -> str:
     bars = []
     for i, (label, value) in enumerate(zip(labels, values)):
         h = round(value / top * (height - 30), 1)
-        bars.append(f'<rect x="{10 + i * (bar + 2)}" y="{height - 20 - h}" width="{bar}" height="{h}" '
-                    f'fill="#3a7"><title>{label}: {value:.1f} s saved</title></rect>')
-    return (f'<svg class="saved-chart" role="img" aria-label="time saved per day" width="{width}" '
-            f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
-            f'<text x="10" y="12" font-size="11">max {_duration(top)} per day</text>{"".join(bars)}'
-            f'<text x="10" y="{height - 5}" font-size="10">{labels[0]}</text>'
-            f'<text x="{width - 70}" y="{height - 5}" font-size="10">{labels[-1]}</text></svg>')
+        bars.append(
+            f'<rect x="{10 + i * (bar + 2)}" y="{height - 20 - h}" width="{bar}" height="{h}" '
+            f'fill="#3a7"><title>{label}: {value:.1f} s saved</title></rect>'
+        )
+    return (
+        f'<svg class="saved-chart" role="img" aria-label="time saved per day" width="{width}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<text x="10" y="12" font-size="11">max {_duration(top)} per day</text>{"".join(bars)}'
+        f'<text x="10" y="{height - 5}" font-size="10">{labels[0]}</text>'
+        f'<text x="{width - 70}" y="{height - 5}" font-size="10">{labels[-1]}</text></svg>'
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -92,16 +96,19 @@ def render_project(view: ProjectView, now: float) -> str:
         f"<td>{e(r.branch or '')}</td><td>{e((r.commit or '')[:12])}</td><td>{r.tests}</td>"
         f"<td>{r.passed}</td><td>{r.failed}</td><td>{r.skipped_by_cache}</td>"
         f"<td>{_link(r.run_url)}</td><td>{e(r.token_id)}</td></tr>"
-        for r in view.runs)
+        for r in view.runs
+    )
     name = e(view.name)
-    return (f'<section class="project" data-project="{name}"><h2>{name}</h2><p class="numbers">'
-            f'<span>hit rate <b class="hit-rate">{rate}</b></span>'
-            f'<span>tests skipped <b class="tests-skipped">{view.tests_skipped:,}</b></span>'
-            f'<span>time saved <b class="time-saved">{_duration(view.seconds_saved)}</b></span>'
-            f"<span>last {DAYS} days</span></p>{saved_chart(view.days, now)}"
-            f'<h3>Recent runs</h3><table class="runs"><tr><th>time (UTC)</th><th>branch</th><th>commit</th>'
-            f"<th>tests stored</th><th>passed</th><th>failed</th><th>skipped by cache</th><th>run</th>"
-            f"<th>token</th></tr>{rows}</table></section>")
+    return (
+        f'<section class="project" data-project="{name}"><h2>{name}</h2><p class="numbers">'
+        f'<span>hit rate <b class="hit-rate">{rate}</b></span>'
+        f'<span>tests skipped <b class="tests-skipped">{view.tests_skipped:,}</b></span>'
+        f'<span>time saved <b class="time-saved">{_duration(view.seconds_saved)}</b></span>'
+        f"<span>last {DAYS} days</span></p>{saved_chart(view.days, now)}"
+        f'<h3>Recent runs</h3><table class="runs"><tr><th>time (UTC)</th><th>branch</th><th>commit</th>'
+        f"<th>tests stored</th><th>passed</th><th>failed</th><th>skipped by cache</th><th>run</th>"
+        f"<th>token</th></tr>{rows}</table></section>"
+    )
 
 
 def _link(url: str | None) -> str:
@@ -111,12 +118,16 @@ def _link(url: str | None) -> str:
 
 
 def _page(body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>DryCI dashboard</title>"
-            f"<style>{STYLE}</style></head><body><h1>DryCI cache server</h1>{body}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>DryCI dashboard</title>"
+        f"<style>{STYLE}</style></head><body><h1>DryCI cache server</h1>{body}</body></html>"
+    )
 
 
-LOGIN = ('<form method="post" action="/login"><label>Token <input type="password" name="token" '
-         'autocomplete="off" size="70"></label> <button type="submit">Log in</button></form>')
+LOGIN = (
+    '<form method="post" action="/login"><label>Token <input type="password" name="token" '
+    'autocomplete="off" size="70"></label> <button type="submit">Log in</button></form>'
+)
 
 
 def dashboard_router(state: ServerState) -> APIRouter:
@@ -133,7 +144,10 @@ def dashboard_router(state: ServerState) -> APIRouter:
             else:
                 projects = [(principal.project_id, principal.project)]
         since = day_of(now - (DAYS - 1) * 86400.0)
-        return [ProjectView(name, backend.usage(pid, since), backend.recent_runs(pid, 20)) for pid, name in projects]
+        return [
+            ProjectView(name, backend.usage(pid, since), backend.recent_runs(pid, 20))
+            for pid, name in projects
+        ]
 
     @router.get("/")
     async def index(request: Request) -> Response:
@@ -144,8 +158,10 @@ def dashboard_router(state: ServerState) -> APIRouter:
         try:
             found = await run_in_threadpool(views, token, now)
         except AuthError as exc:
-            page = HTMLResponse(_page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
-                                status_code=401)
+            page = HTMLResponse(
+                _page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
+                status_code=401,
+            )
             page.delete_cookie(COOKIE)
             return page
         logout = '<form method="post" action="/logout"><button>Log out</button></form>' if token else ""
@@ -160,7 +176,9 @@ def dashboard_router(state: ServerState) -> APIRouter:
         try:
             await run_in_threadpool(authenticate, backend, token or None, time.time())
         except AuthError as exc:
-            return HTMLResponse(_page(f'<p class="error">{html.escape(exc.message)}</p>{LOGIN}'), status_code=401)
+            return HTMLResponse(
+                _page(f'<p class="error">{html.escape(exc.message)}</p>{LOGIN}'), status_code=401
+            )
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response

@@ -6,8 +6,9 @@ from dryci.exceptions import DryciError
 
 
 class ApiError(DryciError):
-    def __init__(self, status: int, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.status = status
         self.message = message
         self.field = field

@@ -99,7 +99,9 @@ def loads_strict(raw: bytes) -> Any:
     except RecursionError:
         raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels", field="body") from None
     except json.JSONDecodeError as exc:
-        raise ProtocolError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body") from None
+        raise ProtocolError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body"
+        ) from None
     except ValueError as exc:  # e.g. int() limits; message is ours or the interpreter's, never data
         raise ProtocolError(f"malformed JSON: {exc}", field="body") from None
     _check_depth_and_strings(value)

@@ -9,10 +9,23 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-ROUTES = frozenset({
-    "/", "/login", "/logout", "/api", "/api/v1/query-passed", "/api/v1/publish", "/api/v2/query",
-    "/api/v2/publish", "/api/v2/usage", "/api/v2/whoami", "/healthz", "/metrics", "/openapi.json",
-})
+ROUTES = frozenset(
+    {
+        "/",
+        "/login",
+        "/logout",
+        "/api",
+        "/api/v1/query-passed",
+        "/api/v1/publish",
+        "/api/v2/query",
+        "/api/v2/publish",
+        "/api/v2/usage",
+        "/api/v2/whoami",
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+    }
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,18 +67,24 @@ class Metrics:
     def render(self, db_size: int | None) -> str:
         out: list[str] = []
         with self._lock:
-            out += ["# HELP dryci_requests_total HTTP requests by method, route and status.",
-                    "# TYPE dryci_requests_total counter"]
+            out += [
+                "# HELP dryci_requests_total HTTP requests by method, route and status.",
+                "# TYPE dryci_requests_total counter",
+            ]
             for (method, route, status), n in sorted(self.requests.items()):
                 out.append(f'dryci_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
-            out += ["# HELP dryci_request_duration_seconds Request latency by route.",
-                    "# TYPE dryci_request_duration_seconds histogram"]
+            out += [
+                "# HELP dryci_request_duration_seconds Request latency by route.",
+                "# TYPE dryci_request_duration_seconds histogram",
+            ]
             for route in sorted(self.latency_count):
                 for bound, n in zip(BUCKETS, self.latency_buckets[route]):
                     out.append(f'dryci_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}')
                 count = self.latency_count[route]
                 out.append(f'dryci_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {count}')
-                out.append(f'dryci_request_duration_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}')
+                out.append(
+                    f'dryci_request_duration_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}'
+                )
                 out.append(f'dryci_request_duration_seconds_count{{route="{route}"}} {count}')
             for name, help_text, value in (
                 ("dryci_cache_hits_total", "Queried keys that had cached results.", self.hits),
@@ -74,8 +93,11 @@ class Metrics:
             ):
                 out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
         if db_size is not None:
-            out += ["# HELP dryci_db_size_bytes Size of the database.", "# TYPE dryci_db_size_bytes gauge",
-                    f"dryci_db_size_bytes {db_size}"]
+            out += [
+                "# HELP dryci_db_size_bytes Size of the database.",
+                "# TYPE dryci_db_size_bytes gauge",
+                f"dryci_db_size_bytes {db_size}",
+            ]
         return "\n".join(out) + "\n"
 
 

@@ -46,7 +46,9 @@ class UsageRecorder:
     def start(self) -> None:
         self._thread.start()
 
-    def query(self, project_id: int, now: float, hits: int, misses: int, stale: list[tuple[str, str]]) -> None:
+    def query(
+        self, project_id: int, now: float, hits: int, misses: int, stale: list[tuple[str, str]]
+    ) -> None:
         with self._lock:
             counts = self._counts[(project_id, day_of(now))]
             counts.queries += 1
@@ -66,8 +68,12 @@ class UsageRecorder:
         with self._lock:
             counts, self._counts = self._counts, defaultdict(_Counts)
             touches, self._touches = self._touches, defaultdict(set)
-        days = [UsageDay(pid, day, c.queries, c.hits, c.misses, c.tests_published, c.tests_skipped, c.seconds_saved)
-                for (pid, day), c in counts.items()]
+        days = [
+            UsageDay(
+                pid, day, c.queries, c.hits, c.misses, c.tests_published, c.tests_skipped, c.seconds_saved
+            )
+            for (pid, day), c in counts.items()
+        ]
         try:
             if days:
                 self.backend.add_usage(days)

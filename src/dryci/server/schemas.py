@@ -10,7 +10,11 @@ from typing import Any
 
 from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST, MAX_PROVENANCE_CHARS
 
-KEY = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of a test file's dependency hash"}
+KEY = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{64}$",
+    "description": "SHA-256 of a test file's dependency hash",
+}
 TEST_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "keyed hash of a test's node id"}
 COUNT = {"type": "integer", "minimum": 0, "maximum": 2**53}
 SECONDS = {"type": "number", "minimum": 0}
@@ -55,8 +59,12 @@ ENTRY = {
     "type": "object",
     "properties": {
         "test_count": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_IDS_PER_KEY},
-        "tests": {"type": "object", "propertyNames": TEST_ID, "additionalProperties": SECONDS,
-                  "maxProperties": MAX_IDS_PER_KEY},
+        "tests": {
+            "type": "object",
+            "propertyNames": TEST_ID,
+            "additionalProperties": SECONDS,
+            "maxProperties": MAX_IDS_PER_KEY,
+        },
     },
     "additionalProperties": False,
 }
@@ -75,8 +83,12 @@ V2_QUERY_RESPONSE = {
 V2_PUBLISH = {
     "type": "object",
     "properties": {
-        "entries": {"type": "object", "propertyNames": KEY, "additionalProperties": ENTRY,
-                    "maxProperties": MAX_KEYS_PER_REQUEST},
+        "entries": {
+            "type": "object",
+            "propertyNames": KEY,
+            "additionalProperties": ENTRY,
+            "maxProperties": MAX_KEYS_PER_REQUEST,
+        },
         "provenance": {
             "type": ["object", "null"],
             "properties": {"branch": TEXT, "commit": TEXT, "run_url": TEXT},
@@ -84,8 +96,14 @@ V2_PUBLISH = {
         },
         "stats": {
             "type": ["object", "null"],
-            "properties": {"total": COUNT, "passed": COUNT, "failed": COUNT, "skipped": COUNT,
-                           "skipped_by_cache": COUNT, "seconds_saved": SECONDS},
+            "properties": {
+                "total": COUNT,
+                "passed": COUNT,
+                "failed": COUNT,
+                "skipped": COUNT,
+                "skipped_by_cache": COUNT,
+                "seconds_saved": SECONDS,
+            },
             "additionalProperties": False,
         },
     },
@@ -109,7 +127,9 @@ def responses(ok: dict[str, Any], *codes: int) -> dict[int | str, dict[str, Any]
         429: "rate limit; see Retry-After",
         503: "database unavailable",
     }
-    out: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+    out: dict[int | str, dict[str, Any]] = {
+        200: {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    }
     for code in codes:
         out[code] = {"description": described[code], "content": {"application/json": {"schema": ERROR}}}
     return out

@@ -14,7 +14,7 @@ def sqlite_path(url: str) -> str | None:
         return None
     if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
         raise ConfigError("expected sqlite:///path/to/file.db (three slashes, then the path)", key="--db")
-    return unquote(url[len("sqlite:///"):])
+    return unquote(url[len("sqlite:///") :])
 
 
 def open_backend(url: str) -> Backend:

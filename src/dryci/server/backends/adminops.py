@@ -38,6 +38,7 @@ class AdminOps:
                 raise StoreError(f"a project named {name!r} already exists")
             self.ops.create_project(conn, name, max_entries, now)
             return next(p for p in self.ops.list_projects(conn) if p.name == name)
+
         return self._written(run)
 
     def list_projects(self) -> list[Project]:
@@ -53,6 +54,7 @@ class AdminOps:
                 raise StoreError(f"project {project!r} already has a user named {name!r}")
             self.ops.create_user(conn, project_id, name, now)
             return next(u for u in self.ops.list_users(conn, project) if u.name == name)
+
         return self._written(run)
 
     def list_users(self, project: str | None) -> list[User]:
@@ -61,8 +63,17 @@ class AdminOps:
     def revoke_user(self, project: str, name: str, now: float) -> bool:
         return self._written(lambda c: self.ops.revoke_user(c, self._project_id(c, project), name, now))
 
-    def create_token(self, project: str, user: str, token_id: str, token_hash: str, scope: str, namespace: str,
-                     expires_at: float | None, now: float) -> TokenRow:
+    def create_token(
+        self,
+        project: str,
+        user: str,
+        token_id: str,
+        token_hash: str,
+        scope: str,
+        namespace: str,
+        expires_at: float | None,
+        now: float,
+    ) -> TokenRow:
         def run(conn: Any) -> TokenRow:
             project_id = self._project_id(conn, project)
             user_id = self.ops.user_id(conn, project_id, user)
@@ -70,16 +81,22 @@ class AdminOps:
                 self.ops.create_user(conn, project_id, user, now)
                 user_id = self.ops.user_id(conn, project_id, user)
                 assert user_id is not None
-            self.ops.create_token(conn, project_id, user_id, token_id, token_hash, scope, namespace, expires_at, now)
+            self.ops.create_token(
+                conn, project_id, user_id, token_id, token_hash, scope, namespace, expires_at, now
+            )
             row = self.ops.lookup_token(conn, token_id)
             assert row is not None
             return row
+
         return self._written(run)
 
     def list_tokens(self, project: str | None) -> list[TokenRow]:
         def run(conn: Any) -> list[TokenRow]:
-            rows = (self.ops.lookup_token(conn, token_id) for token_id in self.ops.list_token_ids(conn, project))
+            rows = (
+                self.ops.lookup_token(conn, token_id) for token_id in self.ops.list_token_ids(conn, project)
+            )
             return [row for row in rows if row is not None]
+
         return self._read(run)
 
     def revoke_token(self, token_id: str, now: float) -> bool:
@@ -88,10 +105,13 @@ class AdminOps:
     def has_any_token(self) -> bool:
         return self._read(self.ops.has_any_token)
 
-    def purge(self, *, token_id: str | None, since: float | None, key: str | None, project: str | None) -> int:
+    def purge(
+        self, *, token_id: str | None, since: float | None, key: str | None, project: str | None
+    ) -> int:
         def run(conn: Any) -> int:
             project_id = self._project_id(conn, project) if project is not None else None
             return self.ops.purge(conn, token_id, since, key, project_id)
+
         return self._written(run)
 
     def apply_retention(self, now: float, max_age_days: float, default_cap: int | None) -> int:

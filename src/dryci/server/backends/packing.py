@@ -24,7 +24,7 @@ def unpack(ids: bytes, seconds: bytes) -> dict[str, float]:
     durations = struct.unpack(f"<{count}d", seconds)
     hexed = ids.hex()
     width = ID_BYTES * 2
-    return {hexed[i * width:(i + 1) * width]: durations[i] for i in range(count)}
+    return {hexed[i * width : (i + 1) * width]: durations[i] for i in range(count)}
 
 
 def merge(ids: bytes, seconds: bytes, new: Mapping[str, float]) -> tuple[bytes, bytes]:
@@ -35,13 +35,13 @@ def merge(ids: bytes, seconds: bytes, new: Mapping[str, float]) -> tuple[bytes, 
     """
     count = len(ids) // ID_BYTES
     durations = struct.unpack(f"<{count}d", seconds)
-    merged = {ids[i * ID_BYTES:(i + 1) * ID_BYTES]: durations[i] for i in range(count)}
+    merged = {ids[i * ID_BYTES : (i + 1) * ID_BYTES]: durations[i] for i in range(count)}
     fresh: dict[bytes, float] = {}
     for test_id, secs in new.items():
         raw = bytes.fromhex(test_id)
         fresh[raw] = secs if secs > 0 or raw not in merged else merged[raw]
     if len(merged.keys() | fresh.keys()) > MAX_IDS_PER_KEY:
         keep = MAX_IDS_PER_KEY - len(fresh)
-        merged = dict(list((k, v) for k, v in merged.items() if k not in fresh)[:max(0, keep)])
+        merged = dict(list((k, v) for k, v in merged.items() if k not in fresh)[: max(0, keep)])
     merged.update(fresh)
     return pack(merged)

@@ -38,7 +38,12 @@ class PostgresBackend(AdminOps):
         self.ops = SqlOps("postgres")
         try:
             self._pool = psycopg_pool.ConnectionPool(
-                url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=False, timeout=10.0
+                url,
+                min_size=1,
+                max_size=max_connections,
+                kwargs={"autocommit": True},
+                open=False,
+                timeout=10.0,
             )
             self._pool.open(wait=True, timeout=10.0)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
@@ -80,7 +85,9 @@ class PostgresBackend(AdminOps):
     def lookup_token(self, token_id: str) -> TokenRow | None:
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
 
-    def query(self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float) -> QueryResult:
+    def query(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> QueryResult:
         return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
@@ -96,10 +103,13 @@ class PostgresBackend(AdminOps):
         self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
 
     def size_bytes(self) -> int:
-        row = self._read(lambda c: c.execute(
-            """SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+        row = self._read(
+            lambda c: c.execute(
+                """SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = current_schema() AND c.relkind = 'r'""").fetchone())
+               WHERE n.nspname = current_schema() AND c.relkind = 'r'"""
+            ).fetchone()
+        )
         return int(row[0]) if row else 0
 
     def close(self) -> None:

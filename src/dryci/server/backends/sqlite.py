@@ -43,8 +43,9 @@ class SqliteBackend(AdminOps):
         self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
-        self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="dryci-sqlite-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._writer_loop, args=(writer,), name="dryci-sqlite-writer", daemon=True
+        )
         self._thread.start()
 
     def _connect(self) -> sqlite3.Connection:
@@ -61,7 +62,9 @@ class SqliteBackend(AdminOps):
     def _migrate(self, conn: sqlite3.Connection) -> int:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dryci_schema'").fetchone() is not None
+            exists = (
+                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dryci_schema'").fetchone() is not None
+            )
             current = schema.read_version(conn.execute, exists)
             version = schema.apply(conn.execute, current, "sqlite", self.path)
             conn.execute("COMMIT")
@@ -93,7 +96,9 @@ class SqliteBackend(AdminOps):
         conn.close()
 
     @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]) -> None:
+    def _run_batch(
+        conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]
+    ) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -144,7 +149,9 @@ class SqliteBackend(AdminOps):
     def lookup_token(self, token_id: str) -> TokenRow | None:
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
 
-    def query(self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float) -> QueryResult:
+    def query(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> QueryResult:
         return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:

@@ -36,36 +36,56 @@ class SqlOps:
     # --- hot path ---------------------------------------------------------------------------------
 
     def lookup_token(self, conn: Conn, token_id: str) -> TokenRow | None:
-        row = self.run(conn, """
+        row = self.run(
+            conn,
+            """
             SELECT t.id, t.token_hash, t.scope, t.namespace, t.project_id, p.name, u.name, t.created_at,
                    t.expires_at, t.revoked_at, u.revoked_at, p.revoked_at
             FROM tokens t JOIN users u ON u.id = t.user_id JOIN projects p ON p.id = t.project_id
-            WHERE t.id = ?""", (token_id,)).fetchone()
+            WHERE t.id = ?""",
+            (token_id,),
+        ).fetchone()
         if row is None:
             return None
         revoked = [r for r in row[9:12] if r is not None]
-        return TokenRow(id=row[0], token_hash=row[1], scope=row[2], namespace=row[3], project_id=int(row[4]),
-                        project=row[5], user=row[6], created_at=row[7], expires_at=row[8],
-                        revoked_at=min(revoked) if revoked else None)
+        return TokenRow(
+            id=row[0],
+            token_hash=row[1],
+            scope=row[2],
+            namespace=row[3],
+            project_id=int(row[4]),
+            project=row[5],
+            user=row[6],
+            created_at=row[7],
+            expires_at=row[8],
+            revoked_at=min(revoked) if revoked else None,
+        )
 
-    def query(self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str],
-              now: float) -> QueryResult:
+    def query(
+        self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> QueryResult:
         unique = list(dict.fromkeys(keys))
         found: dict[str, FileEntry] = {}
         stale: list[tuple[str, str]] = []
         if unique:
             ns_in = ",".join("?" * len(namespaces))
             key_in = ",".join("?" * len(unique))
-            for namespace, key, count, ids, seconds, last_read in self.run(conn, f"""
+            for namespace, key, count, ids, seconds, last_read in self.run(
+                conn,
+                f"""
                     SELECT namespace, key, test_count, ids, seconds, last_read_at FROM entries
                     WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""",
-                    (project_id, *namespaces, *unique)):
-                entry = FileEntry(tests=unpack(bytes(ids), bytes(seconds)),
-                                  test_count=None if count is None else int(count))
+                (project_id, *namespaces, *unique),
+            ):
+                entry = FileEntry(
+                    tests=unpack(bytes(ids), bytes(seconds)), test_count=None if count is None else int(count)
+                )
                 if key in found:  # a namespaced token also reads the default namespace: union both
                     other = found[key]
                     counts = [c for c in (other.test_count, entry.test_count) if c is not None]
-                    entry = FileEntry(tests={**other.tests, **entry.tests}, test_count=max(counts, default=None))
+                    entry = FileEntry(
+                        tests={**other.tests, **entry.tests}, test_count=max(counts, default=None)
+                    )
                 found[key] = entry
                 if last_read < now - TOUCH_AFTER_SECONDS:
                     stale.append((namespace, key))
@@ -75,27 +95,56 @@ class SqlOps:
     def publish(self, conn: Conn, who: Principal, request: PublishRequest, api: str, now: float) -> int:
         stats, prov = request.stats, request.provenance
         stored = sum(len(entry.tests) for entry in request.entries.values())
-        publish_id = self.run(conn, """
-            INSERT INTO publishes (project_id, namespace, token_id, api, branch, commit_sha, run_url, created_at,
+        publish_id = self.run(
+            conn,
+            """
+            INSERT INTO publishes (project_id, namespace, token_id, api, branch, commit_sha, run_url,
+                created_at,
                 keys, tests, total, passed, failed, skipped, skipped_by_cache, seconds_saved)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""", (
-            who.project_id, who.namespace, who.token_id, api, prov.branch, prov.commit, prov.run_url, now,
-            len(request.entries), stored, stats.total, stats.passed, stats.failed, stats.skipped,
-            stats.skipped_by_cache, stats.seconds_saved)).fetchone()[0]
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            (
+                who.project_id,
+                who.namespace,
+                who.token_id,
+                api,
+                prov.branch,
+                prov.commit,
+                prov.run_url,
+                now,
+                len(request.entries),
+                stored,
+                stats.total,
+                stats.passed,
+                stats.failed,
+                stats.skipped,
+                stats.skipped_by_cache,
+                stats.seconds_saved,
+            ),
+        ).fetchone()[0]
         if not request.entries:
             return 0
         keys = sorted(request.entries)  # one lock order for every transaction: no deadlocks
         pid, ns = who.project_id, who.namespace
         # Make sure every row exists, then lock and read them (PostgreSQL: FOR UPDATE; SQLite has one writer).
-        self.many(conn, """INSERT INTO entries (project_id, namespace, key, test_count, ids, seconds, created_at,
+        self.many(
+            conn,
+            """INSERT INTO entries (project_id, namespace, key, test_count, ids, seconds, created_at,
                                                 last_read_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
                            ON CONFLICT (project_id, namespace, key) DO NOTHING""",
-                  [(pid, ns, key, b"", b"", now, now) for key in keys])
+            [(pid, ns, key, b"", b"", now, now) for key in keys],
+        )
         key_in = ",".join("?" * len(keys))
         lock = " ORDER BY key FOR UPDATE" if self.dialect == "postgres" else ""
-        current = {row[0]: row for row in self.run(conn, f"""
+        current = {
+            row[0]: row
+            for row in self.run(
+                conn,
+                f"""
             SELECT key, test_count, ids, seconds FROM entries
-            WHERE project_id = ? AND namespace = ? AND key IN ({key_in}){lock}""", (pid, ns, *keys))}
+            WHERE project_id = ? AND namespace = ? AND key IN ({key_in}){lock}""",
+                (pid, ns, *keys),
+            )
+        }
         updates = []
         for key in keys:
             entry = request.entries[key]
@@ -103,19 +152,32 @@ class SqlOps:
             packed_ids, packed_seconds = merge(bytes(ids), bytes(seconds), entry.tests)
             count = entry.test_count if entry.test_count is not None else old_count
             updates.append((count, packed_ids, packed_seconds, now, pid, ns, key))
-        self.many(conn, """UPDATE entries SET test_count = ?, ids = ?, seconds = ?, last_read_at = ?
-                           WHERE project_id = ? AND namespace = ? AND key = ?""", updates)
-        self.many(conn, """INSERT INTO entry_publishes (project_id, namespace, key, publish_id) VALUES (?, ?, ?, ?)
-                           ON CONFLICT DO NOTHING""", [(pid, ns, key, publish_id) for key in keys])
+        self.many(
+            conn,
+            """UPDATE entries SET test_count = ?, ids = ?, seconds = ?, last_read_at = ?
+                           WHERE project_id = ? AND namespace = ? AND key = ?""",
+            updates,
+        )
+        self.many(
+            conn,
+            """INSERT INTO entry_publishes (project_id, namespace, key, publish_id) VALUES (?, ?, ?, ?)
+                           ON CONFLICT DO NOTHING""",
+            [(pid, ns, key, publish_id) for key in keys],
+        )
         return stored
 
     def touch(self, conn: Conn, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
-        self.many(conn, """UPDATE entries SET last_read_at = ?
+        self.many(
+            conn,
+            """UPDATE entries SET last_read_at = ?
                            WHERE project_id = ? AND namespace = ? AND key = ? AND last_read_at < ?""",
-                  [(now, project_id, ns, key, now) for ns, key in sorted(set(items))])
+            [(now, project_id, ns, key, now) for ns, key in sorted(set(items))],
+        )
 
     def add_usage(self, conn: Conn, days: Sequence[UsageDay]) -> None:
-        self.many(conn, """
+        self.many(
+            conn,
+            """
             INSERT INTO usage_daily (project_id, day, queries, hits, misses, tests_published, tests_skipped,
                                      seconds_saved)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -125,8 +187,20 @@ class SqlOps:
                 tests_published = usage_daily.tests_published + excluded.tests_published,
                 tests_skipped = usage_daily.tests_skipped + excluded.tests_skipped,
                 seconds_saved = usage_daily.seconds_saved + excluded.seconds_saved""",
-            [(d.project_id, d.day, d.queries, d.hits, d.misses, d.tests_published, d.tests_skipped,
-              d.seconds_saved) for d in sorted(days, key=lambda d: (d.project_id, d.day))])
+            [
+                (
+                    d.project_id,
+                    d.day,
+                    d.queries,
+                    d.hits,
+                    d.misses,
+                    d.tests_published,
+                    d.tests_skipped,
+                    d.seconds_saved,
+                )
+                for d in sorted(days, key=lambda d: (d.project_id, d.day))
+            ],
+        )
 
     # --- administration ---------------------------------------------------------------------------
 
@@ -135,52 +209,85 @@ class SqlOps:
         return int(row[0]) if row else None
 
     def create_project(self, conn: Conn, name: str, max_entries: int | None, now: float) -> None:
-        self.run(conn, "INSERT INTO projects (name, max_entries, created_at) VALUES (?, ?, ?)",
-                 (name, max_entries, now))
+        self.run(
+            conn,
+            "INSERT INTO projects (name, max_entries, created_at) VALUES (?, ?, ?)",
+            (name, max_entries, now),
+        )
 
     def list_projects(self, conn: Conn) -> list[Project]:
-        rows = self.run(conn, "SELECT id, name, created_at, max_entries, revoked_at FROM projects ORDER BY id")
+        rows = self.run(
+            conn, "SELECT id, name, created_at, max_entries, revoked_at FROM projects ORDER BY id"
+        )
         return [Project(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     def revoke_project(self, conn: Conn, name: str, now: float) -> bool:
-        cur = self.run(conn, "UPDATE projects SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                       (now, name))
+        cur = self.run(
+            conn, "UPDATE projects SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name)
+        )
         return bool(cur.rowcount)
 
     def create_user(self, conn: Conn, project_id: int, name: str, now: float) -> None:
-        self.run(conn, "INSERT INTO users (project_id, name, created_at) VALUES (?, ?, ?)",
-                 (project_id, name, now))
+        self.run(
+            conn, "INSERT INTO users (project_id, name, created_at) VALUES (?, ?, ?)", (project_id, name, now)
+        )
 
     def list_users(self, conn: Conn, project: str | None) -> list[User]:
         sql = """SELECT u.id, p.name, u.name, u.created_at, u.revoked_at
                  FROM users u JOIN projects p ON p.id = u.project_id"""
-        rows = (self.run(conn, sql + " WHERE p.name = ? ORDER BY u.id", (project,)) if project
-                else self.run(conn, sql + " ORDER BY u.id"))
+        rows = (
+            self.run(conn, sql + " WHERE p.name = ? ORDER BY u.id", (project,))
+            if project
+            else self.run(conn, sql + " ORDER BY u.id")
+        )
         return [User(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     def user_id(self, conn: Conn, project_id: int, name: str) -> int | None:
-        row = self.run(conn, "SELECT id FROM users WHERE project_id = ? AND name = ?", (project_id, name)).fetchone()
+        row = self.run(
+            conn, "SELECT id FROM users WHERE project_id = ? AND name = ?", (project_id, name)
+        ).fetchone()
         return int(row[0]) if row else None
 
     def revoke_user(self, conn: Conn, project_id: int, name: str, now: float) -> bool:
-        cur = self.run(conn, "UPDATE users SET revoked_at = ? WHERE project_id = ? AND name = ? AND revoked_at IS NULL",
-                       (now, project_id, name))
+        cur = self.run(
+            conn,
+            "UPDATE users SET revoked_at = ? WHERE project_id = ? AND name = ? AND revoked_at IS NULL",
+            (now, project_id, name),
+        )
         return bool(cur.rowcount)
 
-    def create_token(self, conn: Conn, project_id: int, user_id: int, token_id: str, token_hash: str,
-                     scope: str, namespace: str, expires_at: float | None, now: float) -> None:
-        self.run(conn, """INSERT INTO tokens (id, user_id, project_id, token_hash, scope, namespace, created_at,
+    def create_token(
+        self,
+        conn: Conn,
+        project_id: int,
+        user_id: int,
+        token_id: str,
+        token_hash: str,
+        scope: str,
+        namespace: str,
+        expires_at: float | None,
+        now: float,
+    ) -> None:
+        self.run(
+            conn,
+            """INSERT INTO tokens (id, user_id, project_id, token_hash, scope, namespace, created_at,
                                               expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                 (token_id, user_id, project_id, token_hash, scope, namespace, now, expires_at))
+            (token_id, user_id, project_id, token_hash, scope, namespace, now, expires_at),
+        )
 
     def list_token_ids(self, conn: Conn, project: str | None) -> list[str]:
         sql = "SELECT t.id FROM tokens t JOIN projects p ON p.id = t.project_id"
-        rows = (self.run(conn, sql + " WHERE p.name = ? ORDER BY t.created_at, t.id", (project,)) if project
-                else self.run(conn, sql + " ORDER BY t.created_at, t.id"))
+        rows = (
+            self.run(conn, sql + " WHERE p.name = ? ORDER BY t.created_at, t.id", (project,))
+            if project
+            else self.run(conn, sql + " ORDER BY t.created_at, t.id")
+        )
         return [r[0] for r in rows]
 
     def revoke_token(self, conn: Conn, token_id: str, now: float) -> bool:
-        cur = self.run(conn, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id))
+        cur = self.run(
+            conn, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)
+        )
         return bool(cur.rowcount)
 
     def has_any_token(self, conn: Conn) -> bool:
@@ -188,14 +295,16 @@ class SqlOps:
 
     # --- poisoning, retention, reporting ----------------------------------------------------------
 
-    def purge(self, conn: Conn, token_id: str | None, since: float | None, key: str | None,
-              project_id: int | None) -> int:
+    def purge(
+        self, conn: Conn, token_id: str | None, since: float | None, key: str | None, project_id: int | None
+    ) -> int:
         """Delete every entry a token's publishes touched, or published since a time, or under a key.
 
         Whole entries go, also ids an honest publish added to them: those tests simply run once more.
         Returns the number of entries removed.
         """
-        conds, params = [], []
+        conds: list[str] = []
+        params: list[Any] = []
         if token_id is not None:
             conds.append("b.token_id = ?")
             params.append(token_id)
@@ -209,48 +318,96 @@ class SqlOps:
             conds.append("ep.project_id = ?")
             params.append(project_id)
         where = " AND ".join(conds) or "1 = 1"
-        rows = self.run(conn, f"""SELECT DISTINCT ep.project_id, ep.namespace, ep.key FROM entry_publishes ep
-                                  JOIN publishes b ON b.id = ep.publish_id WHERE {where}""", params).fetchall()
+        rows = self.run(
+            conn,
+            f"""SELECT DISTINCT ep.project_id, ep.namespace, ep.key FROM entry_publishes ep
+                                  JOIN publishes b ON b.id = ep.publish_id WHERE {where}""",
+            params,
+        ).fetchall()
         return self._delete_entries(conn, rows)
 
     def _delete_entries(self, conn: Conn, rows: Sequence[Sequence[Any]]) -> int:
         rows = [tuple(row) for row in rows]
-        self.many(conn, "DELETE FROM entry_publishes WHERE project_id = ? AND namespace = ? AND key = ?", rows)
+        self.many(
+            conn, "DELETE FROM entry_publishes WHERE project_id = ? AND namespace = ? AND key = ?", rows
+        )
         self.many(conn, "DELETE FROM entries WHERE project_id = ? AND namespace = ? AND key = ?", rows)
         return len(rows)
 
     def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
         cutoff = now - max_age_days * 86400.0
-        removed = self._delete_entries(conn, self.run(
-            conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)).fetchall())
+        removed = self._delete_entries(
+            conn,
+            self.run(
+                conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)
+            ).fetchall(),
+        )
         for project in self.list_projects(conn):
             cap = project.max_entries if project.max_entries is not None else default_cap
             if cap is None:
                 continue
-            beyond = self.run(conn, """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
+            beyond = self.run(
+                conn,
+                """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
                                        ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                              (project.id, 2**62, cap)).fetchall()
+                (project.id, 2**62, cap),
+            ).fetchall()
             removed += self._delete_entries(conn, beyond)
         return removed
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
         sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved
                  FROM usage_daily WHERE day >= ?"""
-        rows = (self.run(conn, sql + " AND project_id = ? ORDER BY project_id, day", (since_day, project_id))
-                if project_id is not None else self.run(conn, sql + " ORDER BY project_id, day", (since_day,)))
-        return [UsageDay(int(r[0]), r[1], *(int(v) for v in r[2:7]), float(r[7])) for r in rows]
+        rows = (
+            self.run(conn, sql + " AND project_id = ? ORDER BY project_id, day", (since_day, project_id))
+            if project_id is not None
+            else self.run(conn, sql + " ORDER BY project_id, day", (since_day,))
+        )
+        return [
+            UsageDay(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]))
+            for r in rows
+        ]
 
     def recent_runs(self, conn: Conn, project_id: int | None, limit: int) -> list[RunRecord]:
-        sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url, b.created_at,
-                        b.keys, b.tests, b.total, b.passed, b.failed, b.skipped, b.skipped_by_cache, b.seconds_saved
+        sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url,
+                        b.created_at, b.keys, b.tests, b.total, b.passed, b.failed, b.skipped,
+                        b.skipped_by_cache, b.seconds_saved
                  FROM publishes b JOIN projects p ON p.id = b.project_id"""
-        rows = (self.run(conn, sql + " WHERE b.project_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (project_id, limit))
-                if project_id is not None else self.run(conn, sql + " ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (limit,)))
-        return [RunRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], *(int(v) for v in r[8:15]),
-                          float(r[15])) for r in rows]
+        rows = (
+            self.run(
+                conn,
+                sql + " WHERE b.project_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
+                (project_id, limit),
+            )
+            if project_id is not None
+            else self.run(conn, sql + " ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (limit,))
+        )
+        return [
+            RunRecord(
+                id=int(r[0]),
+                project=r[1],
+                namespace=r[2],
+                token_id=r[3],
+                branch=r[4],
+                commit=r[5],
+                run_url=r[6],
+                created_at=float(r[7]),
+                keys=int(r[8]),
+                tests=int(r[9]),
+                total=int(r[10]),
+                passed=int(r[11]),
+                failed=int(r[12]),
+                skipped=int(r[13]),
+                skipped_by_cache=int(r[14]),
+                seconds_saved=float(r[15]),
+            )
+            for r in rows
+        ]
 
     def count_entries(self, conn: Conn, project_id: int) -> int:
-        return int(self.run(conn, "SELECT COUNT(*) FROM entries WHERE project_id = ?", (project_id,)).fetchone()[0])
+        return int(
+            self.run(conn, "SELECT COUNT(*) FROM entries WHERE project_id = ?", (project_id,)).fetchone()[0]
+        )
 
 
 @lru_cache(maxsize=256)
