@@ -49,7 +49,7 @@ def main() -> int:
         source = project / EDITED
         source.write_text(
             source.read_text()
-            + "\n\ndef no_discount() -> Decimal:\n    # added by the demo\n    return Decimal(\"0.00\")\n"
+            + '\n\ndef no_discount() -> Decimal:\n    # added by the demo\n    return Decimal("0.00")\n'
         )
         print(f"(appended a function to {EDITED})", flush=True)
         codes.append(run_pytest(project, "--dryci-explain"))

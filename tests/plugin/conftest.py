@@ -9,7 +9,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
 import pytest
+
+# pytester's in-process runs drop modules first imported inside a run. httpx keeps a table of
+# httpcore's exception classes, so a later re-import of httpcore alone would leave it mapping
+# stale classes: import the whole stack here, once, in the outer process.
+import dryci.dagger
+import dryci.plugin.session
+import dryci.store.local
+import dryci.store.remote  # noqa: F401
 
 CONFIG = """\
 base_dir: "."
@@ -34,7 +44,9 @@ FILES = {
         "def test_add():\n    assert add(1, 2) == 3\n\n\n"
         "def test_sub():\n    assert sub(3, 2) == 1\n"
     ),
-    "tests/test_text.py": "from calc.text import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n",
+    "tests/test_text.py": (
+        "from calc.text import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
+    ),
     "tests/data/values.txt": "1 2 3\n",
     "tests/test_data.py": (
         "from pathlib import Path\n\n\n"

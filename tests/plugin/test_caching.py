@@ -10,7 +10,10 @@ from tests.plugin.conftest import ALL_TESTS, append, cached_line, ran, write
 def test_first_run_runs_everything_and_the_second_skips_what_passed(project: pytest.Pytester) -> None:
     first = project.runpytest("--dryci", "-v")
     first.assert_outcomes(passed=ALL_TESTS)
-    assert cached_line(first) == f"dryci: 0 of {ALL_TESTS} tests cached, ~0.0s saved; {ALL_TESTS} ran (4 files changed)"
+    assert (
+        cached_line(first)
+        == f"dryci: 0 of {ALL_TESTS} tests cached, ~0.0s saved; {ALL_TESTS} ran (4 files changed)"
+    )
     second = project.runpytest("--dryci", "-v")
     second.assert_outcomes()
     assert cached_line(second).startswith(f"dryci: {ALL_TESTS} of {ALL_TESTS} tests cached")
@@ -45,7 +48,6 @@ def test_the_ini_option_turns_it_on(project: pytest.Pytester) -> None:
                 "tests/test_text.py::test_shout",
                 "tests/test_data.py::test_values",
                 "tests/sub/test_fixture.py::test_five",
-                "tests/test_ops.py::test_add",
             },
         ),
     ],
@@ -63,12 +65,17 @@ def test_an_edit_reruns_exactly_the_affected_tests(
 
 
 def test_failed_tests_are_never_cached_and_cached_ones_show_as_skipped(project: pytest.Pytester) -> None:
-    write(project.path / "tests/test_flaky.py", "def test_good():\n    pass\n\n\ndef test_bad():\n    assert False\n")
+    write(
+        project.path / "tests/test_flaky.py",
+        "def test_good():\n    pass\n\n\ndef test_bad():\n    assert False\n",
+    )
     project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 1, failed=1)
     result = project.runpytest("--dryci", "-v", "-rs")
     assert ran(result) == {"tests/test_flaky.py::test_bad"}
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] tests/test_flaky.py: dryci: passed before with identical dependencies"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1[]] tests/test_flaky.py: dryci: passed before with identical dependencies"]
+    )
     assert result.ret == 1
 
 
@@ -162,11 +169,15 @@ def test_explain_says_why_each_file_ran(project: pytest.Pytester) -> None:
 
 def test_files_outside_the_inputs_doctests_and_non_python_items_just_run(project: pytest.Pytester) -> None:
     write(project.path / "other/test_outside.py", "def test_outside():\n    pass\n")
-    write(project.path / "src/calc/doc.py", 'def twice(x):\n    """\n    >>> twice(2)\n    4\n    """\n    return 2 * x\n')
+    write(
+        project.path / "src/calc/doc.py",
+        'def twice(x):\n    """\n    >>> twice(2)\n    4\n    """\n    return 2 * x\n',
+    )
     project.makeconftest(
         "import pytest\n\n\n"
         "class YamlItem(pytest.Item):\n    def runtest(self):\n        pass\n\n\n"
-        "class YamlFile(pytest.File):\n    def collect(self):\n        yield YamlItem.from_parent(self, name='spec')\n\n\n"
+        "class YamlFile(pytest.File):\n    def collect(self):\n"
+        "        yield YamlItem.from_parent(self, name='spec')\n\n\n"
         "def pytest_collect_file(parent, file_path):\n"
         "    if file_path.suffix == '.yml':\n        return YamlFile.from_parent(parent, path=file_path)\n"
     )

@@ -92,17 +92,24 @@ def test_the_summary_line_reads_like_the_issue_example() -> None:
     )
     assert (
         format_summary(RunCounts(1, 0, 1, 0, files_with_new_or_failed=1, files_not_analyzed=2))
-        == "dryci: 1 of 2 tests cached, ~0.0s saved; 1 ran (1 file with new or failed tests, 2 files not analyzed)"
+        == "dryci: 1 of 2 tests cached, ~0.0s saved; 1 ran"
+        " (1 file with new or failed tests, 2 files not analyzed)"
     )
 
 
 def test_explain_names_changed_added_and_removed_dependencies() -> None:
     file_plan = FilePlan("t/test_a.py", H_B)
     reason = explain_file(
-        file_plan, H_A, {"t/test_a.py": "1", "src/x.py": "2", "src/gone.py": "3"},
-        {"t/test_a.py": "1", "src/x.py": "9", "src/new.py": "4"}, [],
+        file_plan,
+        H_A,
+        {"t/test_a.py": "1", "src/x.py": "2", "src/gone.py": "3"},
+        {"t/test_a.py": "1", "src/x.py": "9", "src/new.py": "4"},
+        [],
     )
-    assert reason == "since the cached pass, changed: src/x.py; new dependencies: src/new.py; no longer depends on: src/gone.py"
+    assert (
+        reason == "since the cached pass, changed: src/x.py; new dependencies: src/new.py;"
+        " no longer depends on: src/gone.py"
+    )
 
 
 def test_explain_covers_files_without_history_and_outside_the_inputs() -> None:
@@ -123,13 +130,24 @@ def test_a_canary_fraction_parses_from_zero_to_one() -> None:
 
 def test_provenance_comes_from_github_gitlab_or_generic_ci() -> None:
     github = {
-        "GITHUB_ACTIONS": "true", "GITHUB_HEAD_REF": "feature", "GITHUB_REF_NAME": "12/merge",
-        "GITHUB_SHA": "abc", "GITHUB_SERVER_URL": "https://ghe.example", "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_HEAD_REF": "feature",
+        "GITHUB_REF_NAME": "12/merge",
+        "GITHUB_SHA": "abc",
+        "GITHUB_SERVER_URL": "https://ghe.example",
+        "GITHUB_REPOSITORY": "o/r",
         "GITHUB_RUN_ID": "7",
     }
-    assert provenance_from_env(github) == Provenance("feature", "abc", "https://ghe.example/o/r/actions/runs/7")
-    gitlab = {"GITLAB_CI": "true", "CI": "true", "CI_COMMIT_REF_NAME": "main", "CI_COMMIT_SHA": "def",
-              "CI_JOB_URL": "https://gitlab.example/j/1"}
+    assert provenance_from_env(github) == Provenance(
+        "feature", "abc", "https://ghe.example/o/r/actions/runs/7"
+    )
+    gitlab = {
+        "GITLAB_CI": "true",
+        "CI": "true",
+        "CI_COMMIT_REF_NAME": "main",
+        "CI_COMMIT_SHA": "def",
+        "CI_JOB_URL": "https://gitlab.example/j/1",
+    }
     assert provenance_from_env(gitlab) == Provenance("main", "def", "https://gitlab.example/j/1")
     generic = {"CI": "1", "GIT_BRANCH": "dev", "GIT_COMMIT": "123", "BUILD_URL": "https://ci.example/b/9"}
     assert provenance_from_env(generic) == Provenance("dev", "123", "https://ci.example/b/9")

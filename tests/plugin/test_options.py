@@ -10,7 +10,9 @@ from tests.plugin.conftest import ALL_TESTS, write
 @pytest.mark.parametrize("value", ["lots", "1.5", "-0.1", "nan"])
 def test_a_bad_canary_fraction_is_a_usage_error_naming_the_flag(project: pytest.Pytester, value: str) -> None:
     result = project.runpytest("--dryci", f"--dryci-canary={value}")
-    result.stderr.fnmatch_lines([f"ERROR: --dryci-canary: expected a fraction from 0 to 1 (e.g. 0.02), got '{value}'"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --dryci-canary: expected a fraction from 0 to 1 (e.g. 0.02), got '{value}'"]
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
@@ -19,7 +21,11 @@ def test_a_bad_canary_fraction_is_a_usage_error_naming_the_flag(project: pytest.
     [
         ("DRYCI_TIMEOUT", "soon", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got 'soon'"),
         ("DRYCI_TIMEOUT", "0", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got '0'"),
-        ("DRYCI_SERVER", "cache.example.com", "ERROR: DRYCI_SERVER: expected an http:// or https:// URL, got*"),
+        (
+            "DRYCI_SERVER",
+            "cache.example.com",
+            "ERROR: DRYCI_SERVER: expected an http:// or https:// URL, got*",
+        ),
     ],
 )
 def test_a_bad_environment_variable_is_a_usage_error_naming_it(
@@ -49,7 +55,9 @@ def test_no_config_at_all_means_one_line_and_every_test_runs(project: pytest.Pyt
     result.stdout.fnmatch_lines(["dryci: no repo_dagger.yaml, * (running all tests)"])
 
 
-def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(project: pytest.Pytester) -> None:
+def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(
+    project: pytest.Pytester,
+) -> None:
     (project.path / "repo_dagger.yaml").write_text('inputs: "tests/**/test_*.py"\npath_ruls: {}\n')
     result = project.runpytest("--dryci")
     result.assert_outcomes(passed=ALL_TESTS)
@@ -63,7 +71,8 @@ def test_the_canary_reruns_cached_tests_and_reports_a_stale_entry_loudly(project
     write(
         project.path / "tests/test_hidden.py",
         "from pathlib import Path\n\n\n"
-        "def test_hidden():\n    assert (Path(__file__).parent.parent / 'hidden.txt').read_text() == 'ok\\n'\n",
+        "def test_hidden():\n"
+        "    assert (Path(__file__).parent.parent / 'hidden.txt').read_text() == 'ok\\n'\n",
     )
     project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 1)
     write(project.path / "hidden.txt", "broken\n")

@@ -15,7 +15,9 @@ def test_a_k_run_publishes_only_what_it_ran(project: pytest.Pytester) -> None:
 
 
 def test_a_marker_selection_and_deselect_work_with_the_cache(project: pytest.Pytester) -> None:
-    project.runpytest("--dryci", "--deselect", "tests/test_ops.py::test_sub").assert_outcomes(passed=ALL_TESTS - 1)
+    project.runpytest("--dryci", "--deselect", "tests/test_ops.py::test_sub").assert_outcomes(
+        passed=ALL_TESTS - 1
+    )
     result = project.runpytest("--dryci", "-v", "-m", "not slow")
     assert ran(result) == {"tests/test_ops.py::test_sub"}
 
@@ -39,7 +41,10 @@ def test_a_node_id_of_a_fully_cached_file_is_reported_as_cached(project: pytest.
 
 
 def test_last_failed_runs_only_failures_and_the_cache_completes_afterwards(project: pytest.Pytester) -> None:
-    write(project.path / "tests/test_flag.py", "import os\n\n\ndef test_flag():\n    assert os.environ.get('FLAG')\n\n\ndef test_ok():\n    pass\n")
+    write(
+        project.path / "tests/test_flag.py",
+        "import os\n\n\ndef test_flag():\n    assert os.environ.get('FLAG')\n\n\ndef test_ok():\n    pass\n",
+    )
     project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 1, failed=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FLAG", "1")
@@ -57,7 +62,10 @@ def test_it_works_without_the_cacheprovider_plugin(project: pytest.Pytester) -> 
 
 
 def test_xdist_workers_skip_what_the_controller_found_and_it_publishes_once(project: pytest.Pytester) -> None:
-    write(project.path / "tests/test_flaky.py", "def test_good():\n    pass\n\n\ndef test_bad():\n    assert False\n")
+    write(
+        project.path / "tests/test_flaky.py",
+        "def test_good():\n    pass\n\n\ndef test_bad():\n    assert False\n",
+    )
     first = project.runpytest_subprocess("--dryci", "-n", "2", "-p", "xdist")
     first.assert_outcomes(passed=ALL_TESTS + 1, failed=1)
     assert cached_line(first).startswith(f"dryci: 0 of {ALL_TESTS + 2} tests cached")

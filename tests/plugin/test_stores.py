@@ -20,14 +20,24 @@ def status_lines(result: pytest.RunResult) -> list[str]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("DRYCI_SERVER", "DRYCI_TOKEN", "DRYCI_SALT", "DRYCI_TIMEOUT", "GITHUB_ACTIONS", "GITLAB_CI", "CI"):
+    for name in (
+        "DRYCI_SERVER",
+        "DRYCI_TOKEN",
+        "DRYCI_SALT",
+        "DRYCI_TIMEOUT",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "CI",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
-def test_a_remote_cache_is_used_over_v2_with_provenance(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+def test_a_remote_cache_is_used_over_v2_with_provenance(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
     cache = MemoryCache()
     with serve(cache) as server:
         env.setenv("DRYCI_SERVER", server.url)
@@ -76,7 +86,10 @@ def always(reply: Reply) -> Any:
         (Reply(status=401), "HTTP 401: the server rejected the token (check DRYCI_TOKEN)"),
         (Reply(status=403), "HTTP 403: the server rejected the token"),
         (Reply(body=b"not json at all"), "is not valid JSON"),
-        (Reply(body={"entries": [{"test_count": 1, "tests": {"0" * 32: 1.0}}] * 9}), "expected 5 entries, got 9"),
+        (
+            Reply(body={"entries": [{"test_count": 1, "tests": {"0" * 32: 1.0}}] * 9}),
+            "expected 5 entries, got 9",
+        ),
         (Reply(body=b" " * (9 * 1024 * 1024)), "answer larger than"),
     ],
     ids=["500", "503", "429", "401", "403", "garbage", "unasked-entries", "huge"],
@@ -112,7 +125,9 @@ def test_an_unreachable_server_means_one_line_and_exit_code_of_the_tests(
     assert lines[1:] == [] or "not asking it again" in lines[1]
 
 
-def test_an_endlessly_slow_server_costs_at_most_the_timeout(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+def test_an_endlessly_slow_server_costs_at_most_the_timeout(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
     def trickle(path: str, body: Any) -> Reply:
         return Reply(body=itertools.repeat(b" ", 10_000), delay_between_chunks=0.05)
 
@@ -124,7 +139,9 @@ def test_an_endlessly_slow_server_costs_at_most_the_timeout(project: pytest.Pyte
     assert "within 0.5 s" in status_lines(result)[0]
 
 
-def test_a_publish_that_fails_never_changes_the_exit_code(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
+def test_a_publish_that_fails_never_changes_the_exit_code(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
     cache = MemoryCache()
 
     def no_publish(path: str, body: Any) -> Reply:
@@ -137,7 +154,8 @@ def test_a_publish_that_fails_never_changes_the_exit_code(project: pytest.Pytest
     result.assert_outcomes(passed=ALL_TESTS)
     assert result.ret == 0
     assert status_lines(result) == [
-        f"dryci: could not publish results: {server.url}: HTTP 500 from /api/v2/publish (gave up after 3 attempts)"
+        f"dryci: could not publish results: {server.url}: HTTP 500 from /api/v2/publish"
+        " (gave up after 3 attempts)"
     ]
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from urllib.parse import urlsplit
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 
 @dataclass
 class Reply:
     status: int = 200
-    body: Union[bytes, dict[str, Any], Iterable[bytes]] = b"{}"  # a dict is sent as JSON
+    body: bytes | dict[str, Any] | Iterable[bytes] = b"{}"  # a dict is sent as JSON
     headers: dict[str, str] = field(default_factory=dict)
     delay_between_chunks: float = 0.0
 
@@ -109,7 +109,9 @@ class MemoryCache:
     def __call__(self, path: str, body: Any) -> Reply:
         path = urlsplit(path).path  # a proxy gets absolute URLs
         if path == "/api/v2/query" and not self.v1_only:
-            return Reply(body={"entries": [self.data.get(k, {"test_count": None, "tests": {}}) for k in body["keys"]]})
+            return Reply(
+                body={"entries": [self.data.get(k, {"test_count": None, "tests": {}}) for k in body["keys"]]}
+            )
         if path == "/api/v2/publish" and not self.v1_only:
             for key, entry in body["entries"].items():
                 stored = self.data.setdefault(key, {"test_count": None, "tests": {}})
@@ -119,11 +121,17 @@ class MemoryCache:
             return Reply(body={"stored": len(body["entries"])})
         if path == "/api/v1/query-passed":
             return Reply(
-                body={"node_ids": [sorted(self.data.get(k, {"tests": {}})["tests"]) for k in body["test_file_hashes"]]}
+                body={
+                    "node_ids": [
+                        sorted(self.data.get(k, {"tests": {}})["tests"]) for k in body["test_file_hashes"]
+                    ]
+                }
             )
         if path == "/api/v1/publish":
             for key, ids in body["passed_node_ids_per_test_file"].items():
-                self.data.setdefault(key, {"test_count": None, "tests": {}})["tests"].update(dict.fromkeys(ids, 0.0))
+                self.data.setdefault(key, {"test_count": None, "tests": {}})["tests"].update(
+                    dict.fromkeys(ids, 0.0)
+                )
             return Reply(body={})
         return Reply(status=404, body={"detail": "Not Found"})
 
@@ -134,5 +142,5 @@ def refused_url() -> str:
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: Optional[int] = sock.getsockname()[1]
+        port: int | None = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"

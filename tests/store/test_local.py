@@ -44,7 +44,9 @@ def test_unknown_keys_give_empty_entries_in_order(tmp_path: Path, opened: Callab
     assert store.query([KEY_A, KEY_B]) == [FileEntry(), FileEntry({ID_1: 0.5}, test_count=1)]
 
 
-def test_publishes_merge_test_ids_and_keep_the_latest_count(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
+def test_publishes_merge_test_ids_and_keep_the_latest_count(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
     store = opened(tmp_path)
     publish(store, {KEY_A: FileEntry({ID_1: 1.0}, test_count=2)})
     publish(store, {KEY_A: FileEntry({ID_2: 2.0}, test_count=None)})
@@ -68,13 +70,17 @@ def test_manifests_round_trip_and_are_replaced(tmp_path: Path, opened: Callable[
     }
 
 
-def test_a_corrupt_database_is_unavailable_not_a_crash(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
+def test_a_corrupt_database_is_unavailable_not_a_crash(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
     (tmp_path / DB_FILENAME).write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreUnavailable, match="unusable"):
         opened(tmp_path)
 
 
-def test_a_database_locked_by_another_writer_is_unavailable(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
+def test_a_database_locked_by_another_writer_is_unavailable(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
     opened(tmp_path)
     holder = sqlite3.connect(str(tmp_path / DB_FILENAME), isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -86,13 +92,17 @@ def test_a_database_locked_by_another_writer_is_unavailable(tmp_path: Path, open
         holder.execute("ROLLBACK")
 
 
-def test_a_directory_that_cannot_be_created_is_unavailable(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
+def test_a_directory_that_cannot_be_created_is_unavailable(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreUnavailable, match="cannot open"):
         opened(tmp_path / "file" / "dryci")
 
 
-def test_two_processes_can_publish_at_the_same_time(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
+def test_two_processes_can_publish_at_the_same_time(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
     script = textwrap.dedent(
         """
         import sys
@@ -108,10 +118,8 @@ def test_two_processes_can_publish_at_the_same_time(tmp_path: Path, opened: Call
             store.query([key_for(h)])
         """
     )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("x", "y")
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("x", "y")]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     store = opened(tmp_path)
-    keys = [key_for("%s%02d" % (name, r)) for name in ("x", "y") for r in range(40)]
+    keys = [key_for(f"{name}{r:02d}") for name in ("x", "y") for r in range(40)]
     assert all(entry.test_count == 1 and len(entry.tests) == 1 for entry in store.query(keys))

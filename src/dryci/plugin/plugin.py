@@ -57,7 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="5",
         help="seconds to wait for the local cache while another pytest process writes it.",
     )
-    parser.addini("dryci_no_publish", type="bool", default=False, help="never publish, like --dryci-no-publish.")
+    parser.addini(
+        "dryci_no_publish", type="bool", default=False, help="never publish, like --dryci-no-publish."
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

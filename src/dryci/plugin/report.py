@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 from dryci.plugin.selection import FilePlan
 
@@ -62,9 +61,9 @@ def _short_list(items: Sequence[str], limit: int = 5) -> str:
 
 
 def explain_file(
-    file_plan: Optional[FilePlan],
-    manifest_hash: Optional[str],
-    manifest: Optional[Mapping[str, str]],
+    file_plan: FilePlan | None,
+    manifest_hash: str | None,
+    manifest: Mapping[str, str] | None,
     current: Mapping[str, str],
     ran_names: Sequence[str],
 ) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
 
 from dryci.protocol import FileEntry, hash_node_id, key_for
 
@@ -39,7 +38,7 @@ class FilePlan:
     path: str
     dependency_hash: str
     passed: Mapping[str, float] = field(default_factory=dict)  # test id -> seconds when it passed
-    test_count: Optional[int] = None
+    test_count: int | None = None
 
     @property
     def key(self) -> str:
@@ -92,7 +91,7 @@ class Plan:
         )
 
 
-def make_plan(hashes: Mapping[str, str], entries: Optional[Sequence[FileEntry]], *, skip: bool = True) -> Plan:
+def make_plan(hashes: Mapping[str, str], entries: Sequence[FileEntry] | None, *, skip: bool = True) -> Plan:
     """Pair each file's hash with the store's entry for it (``entries`` in the order of ``hashes``).
 
     ``entries`` is None when the store was not asked or could not answer: every test then runs.

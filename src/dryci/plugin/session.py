@@ -6,11 +6,12 @@ except turning "no tests ran" into success when everything was cached.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,8 @@ class DryciSession:
         self.config = config
         self.settings = settings
         self.is_worker = hasattr(config, "workerinput")
-        self.plan: Optional[Plan] = None
-        self.base_dir: Optional[Path] = None
+        self.plan: Plan | None = None
+        self.base_dir: Path | None = None
         self.analysis: Any = None
         self.store: Any = None
         self.local: Any = None
@@ -45,9 +46,9 @@ class DryciSession:
         self.canary: set[str] = set()
         self.tracker = ResultTracker()
         self.explanations: list[str] = []
-        self.publish_error: Optional[str] = None
+        self.publish_error: str | None = None
         self._planned = False
-        self._scope_paths: Optional[list[Path]] = None
+        self._scope_paths: list[Path] | None = None
 
     # -- output ----------------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ class DryciSession:
 
     # -- planning --------------------------------------------------------------------------
 
-    def _rel(self, path: Union[Path, str]) -> Optional[str]:
+    def _rel(self, path: Path | str) -> str | None:
         if self.base_dir is None:
             return None
         try:
@@ -106,6 +107,10 @@ class DryciSession:
             self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
         except (DryciError, OSError) as exc:
             self.say(f"dryci: {exc} {RUNNING_ALL}")
+            return
+        except Exception as exc:
+            # A bug in the analyzer must cost the cache, never the test run.
+            self.say(f"dryci: the analysis failed unexpectedly ({type(exc).__name__}: {exc}) {RUNNING_ALL}")
             return
         self.base_dir = Path(dagger_config.base_dir)
         self.named_files = self._files_named_by_node_ids()
@@ -166,12 +171,14 @@ class DryciSession:
         return {
             "base_dir": str(self.base_dir),
             "skip": self.plan.skip,
-            "files": {p: [f.dependency_hash, dict(f.passed), f.test_count] for p, f in self.plan.files.items()},
+            "files": {
+                p: [f.dependency_hash, dict(f.passed), f.test_count] for p, f in self.plan.files.items()
+            },
             "named": sorted(self.named_files),
             "canary_seed": self.canary_seed,
         }
 
-    def _load_payload(self, payload: Optional[dict[str, Any]]) -> None:
+    def _load_payload(self, payload: dict[str, Any] | None) -> None:
         if not payload:
             return
         self.base_dir = Path(payload["base_dir"])
@@ -180,7 +187,7 @@ class DryciSession:
         files = {p: FilePlan(p, h, passed, count) for p, (h, passed, count) in payload["files"].items()}
         self.plan = Plan(files, skip=payload["skip"])
 
-    def merge_worker_output(self, output: Optional[dict[str, Any]]) -> None:
+    def merge_worker_output(self, output: dict[str, Any] | None) -> None:
         if not output:
             return
         self.index.update({nodeid: (p, name) for nodeid, (p, name) in output["index"].items()})
@@ -195,7 +202,7 @@ class DryciSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.ensure_planned()
 
-    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> Optional[bool]:
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
         if not self.shortcut:
             return None
         rel = self._rel(collection_path)
@@ -214,7 +221,9 @@ class DryciSession:
         return self._scope_paths
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[Any]
+    ) -> None:
         # tryfirst: count what each file produced before -k/-m/--deselect drop anything.
         plan = self.plan
         if plan is None:
@@ -319,10 +328,8 @@ class DryciSession:
         local = self._local_store()
         manifests = {}
         if local is not None:
-            try:
+            with contextlib.suppress(StoreUnavailable):
                 manifests = local.manifests(sorted(ran))
-            except StoreUnavailable:
-                pass
         lines = []
         for path in sorted(ran):
             file_plan = plan.files.get(path)

@@ -11,14 +11,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 from dryci.exceptions import ConfigError
 from dryci.protocol import Provenance
 
-__all__ = ["DEFAULT_TIMEOUT", "Settings", "parse_canary", "parse_timeout", "provenance_from_env", "read_settings"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Settings",
+    "parse_canary",
+    "parse_timeout",
+    "provenance_from_env",
+    "read_settings",
+]
 
 DEFAULT_TIMEOUT = 3.0
 
@@ -29,9 +35,9 @@ class Settings:
     publish: bool
     explain: bool
     canary: float
-    config_path: Optional[Path]
-    server: Optional[str]
-    token: Optional[str]
+    config_path: Path | None
+    server: str | None
+    token: str | None
     salt: str
     timeout: float
     lock_timeout: float = 5.0
@@ -57,7 +63,7 @@ def parse_seconds(name: str, value: str) -> float:
     return seconds
 
 
-def parse_timeout(value: Optional[str]) -> float:
+def parse_timeout(value: str | None) -> float:
     if value is None or not value.strip():
         return DEFAULT_TIMEOUT
     return parse_seconds("DRYCI_TIMEOUT", value)
@@ -74,7 +80,7 @@ def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) ->
             server = check_server_url(server)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-    config_path: Optional[Path] = None
+    config_path: Path | None = None
     if config_raw:
         config_path = Path(config_raw)
         if not config_path.is_absolute():

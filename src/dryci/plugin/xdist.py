@@ -6,7 +6,7 @@ sends back what it collected through ``workeroutput``; the controller publishes 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from dryci.plugin.session import DryciSession
 
@@ -20,6 +20,6 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["dryci"] = self.session.worker_payload()
 
-    def pytest_testnodedown(self, node: Any, error: Optional[object]) -> None:
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         output = getattr(node, "workeroutput", None) or {}
         self.session.merge_worker_output(output.get("dryci"))

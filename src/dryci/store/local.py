@@ -18,7 +18,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from dryci.exceptions import StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats
@@ -122,7 +121,7 @@ class LocalStore:
 
     def query(self, keys: Sequence[str]) -> list[FileEntry]:
         tests: dict[str, dict[str, float]] = {}
-        counts: dict[str, Optional[int]] = {}
+        counts: dict[str, int | None] = {}
         unique = list(dict.fromkeys(keys))
         with self._errors("query"):
             for start in range(0, len(unique), _CHUNK):

@@ -16,7 +16,7 @@ import os
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +46,7 @@ def check_server_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _verify_setting() -> Union[bool, ssl.SSLContext]:
+def _verify_setting() -> bool | ssl.SSLContext:
     """httpx reads SSL_CERT_FILE/SSL_CERT_DIR itself; also honor the bundles requests and curl users set."""
     if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
         return True
@@ -78,7 +78,7 @@ def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _retry_after(value: Optional[str]) -> float:
+def _retry_after(value: str | None) -> float:
     try:
         return max(0.0, float(value)) if value else 0.0
     except ValueError:
@@ -92,9 +92,9 @@ class RemoteStore:
         self,
         server: str,
         *,
-        token: Optional[str] = None,
+        token: str | None = None,
         timeout: float = 3.0,
-        transport: Optional[httpx.BaseTransport] = None,
+        transport: httpx.BaseTransport | None = None,
         max_response_bytes: int = MAX_BODY_BYTES,
         query_batch: int = 1000,
         publish_batch_ids: int = 50_000,
@@ -109,7 +109,7 @@ class RemoteStore:
         self._publish_batch_ids = publish_batch_ids
         self._breaker_threshold = breaker_threshold
         self._failures = 0
-        self._open_reason: Optional[str] = None
+        self._open_reason: str | None = None
         self._v1 = False
         headers = {"User-Agent": f"pytest-dryci/{__version__}", "Accept": "application/json"}
         if token:
@@ -171,7 +171,7 @@ class RemoteStore:
         self,
         entries: Mapping[str, FileEntry],
         provenance: Provenance,
-        stats: Optional[PublishStats],
+        stats: PublishStats | None,
         deadline: _Deadline,
     ) -> None:
         if not self._v1:
@@ -194,7 +194,9 @@ class RemoteStore:
         batch: dict[str, FileEntry] = {}
         ids = 0
         for key, entry in entries.items():
-            if batch and (ids + len(entry.tests) > self._publish_batch_ids or len(batch) >= self._query_batch):
+            if batch and (
+                ids + len(entry.tests) > self._publish_batch_ids or len(batch) >= self._query_batch
+            ):
                 yield batch
                 batch, ids = {}, 0
             batch[key] = entry
@@ -212,12 +214,14 @@ class RemoteStore:
 
     # -- transport -----------------------------------------------------------------------------
 
-    def _give_up(self, reason: Optional[str] = None) -> None:
+    def _give_up(self, reason: str | None = None) -> None:
         """Open the breaker: the server is broken in a way retrying will not fix."""
         self._failures = self._breaker_threshold
         self._open_reason = reason or self._open_reason
 
-    def _post(self, path: str, payload: object, deadline: _Deadline, *, fallback_on_404: bool = False) -> object:
+    def _post(
+        self, path: str, payload: object, deadline: _Deadline, *, fallback_on_404: bool = False
+    ) -> object:
         content = json.dumps(payload, separators=(",", ":")).encode()
         attempt = 0
         while True:
@@ -260,7 +264,9 @@ class RemoteStore:
                 if status == 404 and fallback_on_404:
                     return _NOT_FOUND
                 if status in RETRY_STATUSES:
-                    raise _Retry(f"HTTP {status} from {path}", _retry_after(response.headers.get("Retry-After")))
+                    raise _Retry(
+                        f"HTTP {status} from {path}", _retry_after(response.headers.get("Retry-After"))
+                    )
                 if status in (401, 403):
                     reason = f"HTTP {status}: the server rejected the token (check DRYCI_TOKEN)"
                     self._give_up(reason)
