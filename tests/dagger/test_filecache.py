@@ -87,7 +87,7 @@ def test_cache_of_another_base_dir_is_not_used(write, tmp_path: Path) -> None:
     _project(write, tmp_path)
     facts = FileFacts(tmp_path, tmp_path / ".cache")
     facts.digest("data/x.txt")
-    facts.save({})
+    facts.save({}, ("", {}))
     assert FileFacts(tmp_path, tmp_path / ".cache")._old
     assert not FileFacts(tmp_path / "app", tmp_path / ".cache")._old
 
@@ -135,3 +135,21 @@ def test_a_changed_config_recomputes_relations(write, tmp_path: Path) -> None:
     assert warm.relations_computed == 3, "every file again, and data/x.txt is now excluded"
     assert warm.files_read == 0
     assert "data/x.txt" not in warm.relations
+
+
+def test_reused_hashes_still_follow_salt_inputs_and_content(write, tmp_path: Path) -> None:
+    write({"tests/test_other.py": ""})
+    config = load_config(_project(write, tmp_path))
+    cache = tmp_path / ".cache"
+    expected = {
+        (salt, inputs): dict(analyze(config, salt=salt, input_files=inputs).hashes)
+        for salt in ("", "s")
+        for inputs in (None, ("tests/test_other.py",))
+    }
+    for _ in range(2):  # the second round runs from a warm cache
+        for (salt, inputs), hashes in expected.items():
+            assert analyze(config, salt=salt, input_files=inputs, cache_dir=cache).hashes == hashes
+    (tmp_path / "data/x.txt").write_text("other payload", encoding="utf-8")
+    changed = analyze(config, cache_dir=cache).hashes
+    assert changed["tests/test_core.py"] != expected[("", None)]["tests/test_core.py"]
+    assert changed["tests/test_other.py"] == expected[("", None)]["tests/test_other.py"]

@@ -168,6 +168,11 @@ def test_an_unparsable_import_statement_is_scanned_conservatively_with_a_warning
     assert analysis.warnings == ("pkg/a.py: syntax error at line 2; used a conservative import scan",)
 
 
+def test_trailing_comment_words_of_a_one_line_from_import_are_tried_too() -> None:
+    refs, _, _ = scan_imports(b"from pkg import a  # not pkg.core\nimport b  # c\n")
+    assert refs == ((0, "pkg", ("a", "not", "pkg", "core")), (0, "b", ()))
+
+
 def test_import_looking_text_in_strings_is_no_syntax_error() -> None:
     _, _, line = scan_imports(b'M = ("import cmath; from cmath import *",)\nD = """\nfrom x import (\n"""\n')
     assert line is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from dryci.dagger.config import Config
 from dryci.dagger.filecache import FileFacts
 from dryci.dagger.globs import FileTree
 from dryci.dagger.graph import closure, shortest_chain
-from dryci.dagger.hashing import dependency_hashes
+from dryci.dagger.hashing import ALGORITHM_VERSION, dependency_hashes
 from dryci.dagger.resolve import ModuleResolver
 from dryci.dagger.rules import RuleEngine
 from dryci.exceptions import AnalysisError
@@ -106,6 +107,7 @@ def analyze(
     relations: dict[str, tuple[str, ...]] = {}
     digests: dict[str, str] = {}
     computed = 0
+    canonical: dict[str, str] = {}
     queue = [*inputs, *config.global_deps]
     seen = set(queue)
     while queue:
@@ -116,8 +118,11 @@ def analyze(
             deps = facts.cached_relations(rel, is_input)
             if deps is None:
                 computed += 1
-                deps = tuple(engine.relations(rel, is_input))
+                # One string object per path: 50k files' relations repeat the same paths many times.
+                deps = tuple([canonical.setdefault(dep, dep) for dep in engine.relations(rel, is_input)])
                 facts.store_relations(rel, is_input, deps)
+            else:
+                deps = tuple([canonical.setdefault(dep, dep) for dep in deps])
         except OSError as exc:
             raise AnalysisError(f"cannot read: {exc.strerror or exc}", file=rel) from None
         relations[rel] = deps
@@ -126,8 +131,17 @@ def analyze(
                 seen.add(dep)
                 queue.append(dep)
 
-    hashes = dependency_hashes(inputs, relations, digests, config.content_hash, salt)
-    facts.save(tree.listed)
+    # The hashes are a pure function of what was just checked: when nothing changed, reuse them.
+    key = hashlib.sha256(
+        "\0".join([ALGORITHM_VERSION, salt, *inputs]).encode("utf-8", "surrogateescape")
+    ).hexdigest()
+    reused = facts.reusable_hashes(key)
+    hashes = (
+        reused
+        if reused is not None
+        else dependency_hashes(inputs, relations, digests, config.content_hash, salt)
+    )
+    facts.save(tree.listed, (key, hashes))
     return Analysis(
         inputs=tuple(inputs),
         hashes=hashes,

@@ -18,52 +18,63 @@ def strongly_connected_components(
     and the component index of every node. Nodes are visited in sorted order, so the result is the
     same in every process.
     """
-    index_of: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    component_of: dict[str, int] = {}
+    names = sorted(set(edges).union(*edges.values()))
+    number = {name: index for index, name in enumerate(names)}
+    adjacency = [[number[child] for child in edges.get(name, ())] for name in names]
+    components, component_of = _tarjan(adjacency)
+    return (
+        [sorted(names[node] for node in members) for members in components],
+        {names[node]: component_of[node] for node in range(len(names))},
+    )
+
+
+def _tarjan(adjacency: list[list[int]]) -> tuple[list[list[int]], list[int]]:
+    size = len(adjacency)
+    unvisited = -1
+    index = [unvisited] * size
+    low = [0] * size
+    on_stack = [False] * size
+    component_of = [0] * size
+    stack: list[int] = []
+    components: list[list[int]] = []
     counter = 0
-    empty: Sequence[str] = ()
-    for root in sorted(edges):
-        if root in index_of:
+    for root in range(size):
+        if index[root] != unvisited:
             continue
-        index_of[root] = low[root] = counter
+        index[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        on_stack.add(root)
-        work: list[tuple[str, int]] = [(root, 0)]
+        on_stack[root] = True
+        work = [(root, 0)]
         while work:
             node, position = work[-1]
-            children = edges.get(node, empty)
+            children = adjacency[node]
             if position < len(children):
                 work[-1] = (node, position + 1)
                 child = children[position]
-                if child not in index_of:
-                    index_of[child] = low[child] = counter
+                if index[child] == unvisited:
+                    index[child] = low[child] = counter
                     counter += 1
                     stack.append(child)
-                    on_stack.add(child)
+                    on_stack[child] = True
                     work.append((child, 0))
-                elif child in on_stack and index_of[child] < low[node]:
-                    low[node] = index_of[child]
+                elif on_stack[child] and index[child] < low[node]:
+                    low[node] = index[child]
                 continue
             work.pop()
             if work:
                 parent = work[-1][0]
                 if low[node] < low[parent]:
                     low[parent] = low[node]
-            if low[node] == index_of[node]:
+            if low[node] == index[node]:
                 members = []
                 while True:
                     member = stack.pop()
-                    on_stack.discard(member)
+                    on_stack[member] = False
                     component_of[member] = len(components)
                     members.append(member)
                     if member == node:
                         break
-                members.sort()
                 components.append(members)
     return components, component_of
 

@@ -32,23 +32,22 @@ def component_hashes(
     components, component_of = strongly_connected_components(edges)
     hashes: list[str] = []
     empty: Sequence[str] = ()
+    sha256 = hashlib.sha256
     for number, members in enumerate(components):
-        hasher = hashlib.sha256(b"component\0")
+        parts: list[bytes] = [b"component"]
         children: set[str] = set()
         for member in members:
-            hasher.update(member.encode("utf-8", "surrogateescape"))
-            hasher.update(b"\0")
-            hasher.update(digests[member].encode("ascii"))
-            hasher.update(b"\0")
+            parts.append(member.encode("utf-8", "surrogateescape"))
+            parts.append(digests[member].encode("ascii"))
             for child in edges.get(member, empty):
                 child_component = component_of[child]
                 if child_component != number:
                     # Components come in reverse topological order: every child is hashed already.
                     children.add(hashes[child_component])
-        hasher.update(b"depends-on\0")
-        for child_hash in sorted(children):
-            hasher.update(child_hash.encode("ascii"))
-        hashes.append(hasher.hexdigest())
+        parts.append(b"depends-on")
+        parts.extend(child_hash.encode("ascii") for child_hash in sorted(children))
+        # Paths never contain NUL, digests are hex: joining with NUL is unambiguous.
+        hashes.append(sha256(b"\0".join(parts)).hexdigest())
     return hashes, component_of
 
 
