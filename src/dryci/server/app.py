@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -95,6 +96,9 @@ def _retention_loop(state: ServerState, stop: threading.Event) -> None:
 
 def create_app(backend: Backend, settings: Settings) -> FastAPI:
     """The ASGI app over an open backend; the app closes the backend when it shuts down."""
+    # The SQLite writer thread steps through many short C calls that each give up the GIL; with the
+    # default 5 ms switch interval a busy event loop makes it wait 5 ms for every one of them.
+    sys.setswitchinterval(0.0005)
     state = ServerState(
         backend,
         settings,
@@ -151,10 +155,12 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                 require_write(principal)
             return work(principal, loads_strict(raw), now)
 
+        if backend.local_reads and not write:
+            return run()  # a local SQLite read costs less than the hop to a worker thread
         return await run_in_threadpool(run)
 
-    def query(principal: Principal, keys: tuple[str, ...], now: float) -> list[Any]:
-        result = backend.query(principal.project_id, principal.read_namespaces, keys, now)
+    def query(principal: Principal, keys: tuple[str, ...], now: float, durations: bool) -> list[Any]:
+        result = backend.query(principal.project_id, principal.read_namespaces, keys, now, durations)
         hits = sum(1 for entry in result.entries if entry.tests)
         state.metrics.count_query(hits, len(keys) - hits)
         state.recorder.query(principal.project_id, now, hits, len(keys) - hits, result.stale_keys)
@@ -177,7 +183,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v1_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            entries = query(principal, decode_v1_query_request(data).keys, now)
+            entries = query(principal, decode_v1_query_request(data).keys, now, durations=False)
             return {"node_ids": [sorted(entry.tests) for entry in entries]}
 
         return _json(await call(request, work, write=False))
@@ -205,7 +211,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v2_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            entries = query(principal, decode_v2_query_request(data).keys, now)
+            entries = query(principal, decode_v2_query_request(data).keys, now, durations=True)
             return {"entries": [entry.to_json() for entry in entries]}
 
         return _json(await call(request, work, write=False))

@@ -115,11 +115,18 @@ class Backend(Protocol):
     """Storage of a DryCI server: tokens, tenants, cached entries, usage."""
 
     schema_version: int
+    # True when reads are short local CPU work (SQLite): the app then runs them on the event loop.
+    local_reads: bool
 
     # hot path
     def lookup_token(self, token_id: str) -> TokenRow | None: ...
     def query(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+        self,
+        project_id: int,
+        namespaces: Sequence[str],
+        keys: Sequence[str],
+        now: float,
+        durations: bool = True,
     ) -> QueryResult: ...
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int: ...
     def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None: ...

@@ -27,6 +27,13 @@ def unpack(ids: bytes, seconds: bytes) -> dict[str, float]:
     return {hexed[i * width : (i + 1) * width]: durations[i] for i in range(count)}
 
 
+def unpack_ids(ids: bytes) -> list[str]:
+    """Only the hex ids of a packed entry (v1 answers need no durations)."""
+    hexed = ids.hex()
+    width = ID_BYTES * 2
+    return [hexed[i : i + width] for i in range(0, len(hexed), width)]
+
+
 def merge(ids: bytes, seconds: bytes, new: Mapping[str, float]) -> tuple[bytes, bytes]:
     """Add ``new`` (hex id -> seconds) to a packed entry.
 

@@ -33,10 +33,14 @@ def _redacted(url: str) -> str:
 
 
 class PostgresBackend(AdminOps):
+    local_reads = False
+
     def __init__(self, url: str, max_connections: int = 16) -> None:
         self.url = url
         self.ops = SqlOps("postgres")
         try:
+            # One direct connection first: a wrong URL fails at once with libpq's reason, not a pool timeout.
+            psycopg.connect(url, connect_timeout=5).close()
             self._pool = psycopg_pool.ConnectionPool(
                 url,
                 min_size=1,
@@ -86,9 +90,14 @@ class PostgresBackend(AdminOps):
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
 
     def query(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+        self,
+        project_id: int,
+        namespaces: Sequence[str],
+        keys: Sequence[str],
+        now: float,
+        durations: bool = True,
     ) -> QueryResult:
-        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
+        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now, durations))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
         return self._write_checked(lambda c: self.ops.publish(c, principal, request, api, now))

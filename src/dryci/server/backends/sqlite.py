@@ -28,6 +28,8 @@ _STOP = None
 
 
 class SqliteBackend(AdminOps):
+    local_reads = True
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.ops = SqlOps("sqlite")
@@ -150,9 +152,14 @@ class SqliteBackend(AdminOps):
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
 
     def query(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+        self,
+        project_id: int,
+        namespaces: Sequence[str],
+        keys: Sequence[str],
+        now: float,
+        durations: bool = True,
     ) -> QueryResult:
-        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
+        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now, durations))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
         stored = self._write(lambda c: self.ops.publish(c, principal, request, api, now))

@@ -13,7 +13,7 @@ from typing import Any
 
 from dryci.protocol import FileEntry, PublishRequest
 from dryci.server.backends.base import Principal, Project, QueryResult, RunRecord, TokenRow, UsageDay, User
-from dryci.server.backends.packing import merge, unpack
+from dryci.server.backends.packing import merge, unpack, unpack_ids
 
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
@@ -62,8 +62,15 @@ class SqlOps:
         )
 
     def query(
-        self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+        self,
+        conn: Conn,
+        project_id: int,
+        namespaces: Sequence[str],
+        keys: Sequence[str],
+        now: float,
+        durations: bool = True,
     ) -> QueryResult:
+        """Entries for ``keys`` in order; without ``durations`` every duration reads 0.0 (cheaper, for v1)."""
         unique = list(dict.fromkeys(keys))
         found: dict[str, FileEntry] = {}
         stale: list[tuple[str, str]] = []
@@ -77,9 +84,12 @@ class SqlOps:
                     WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""",
                 (project_id, *namespaces, *unique),
             ):
-                entry = FileEntry(
-                    tests=unpack(bytes(ids), bytes(seconds)), test_count=None if count is None else int(count)
+                tests = (
+                    unpack(bytes(ids), bytes(seconds))
+                    if durations
+                    else dict.fromkeys(unpack_ids(bytes(ids)), 0.0)
                 )
+                entry = FileEntry(tests=tests, test_count=None if count is None else int(count))
                 if key in found:  # a namespaced token also reads the default namespace: union both
                     other = found[key]
                     counts = [c for c in (other.test_count, entry.test_count) if c is not None]
