@@ -62,7 +62,7 @@ def _load_marshal(path: Optional[Path]) -> Any:
     try:
         with open(path, "rb") as handle:
             return marshal.load(handle)
-    except Exception:  # noqa: BLE001 - a missing or corrupt cache of any kind just means "recompute"
+    except Exception:  # a missing or corrupt cache of any kind just means "recompute"
         return None
 
 

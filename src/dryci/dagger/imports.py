@@ -138,7 +138,7 @@ def _statement_spans(source: bytes) -> list[tuple[int, int]]:
     return spans
 
 
-# The everyday forms, read without the parser: `import a.b[ as c][, ...]` and `from .a import b[ as c][, ...]`.
+# The everyday forms, read without the parser: `import a.b [as c], ...` and `from .a import b [as c], ...`.
 _ALIAS = rb"[A-Za-z_]\w*(?:[ \t]+as[ \t]+[A-Za-z_]\w*)?"
 _DOTTED_ALIAS = rb"[A-Za-z_][\w.]*(?:[ \t]+as[ \t]+[A-Za-z_]\w*)?"
 _SIMPLE_IMPORT = re.compile(
