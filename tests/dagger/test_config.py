@@ -211,3 +211,21 @@ def test_config_is_frozen(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path / "repo_dagger.yaml", "inputs: x\n"))
     with pytest.raises(AttributeError):
         config.inputs = ("y",)  # type: ignore[misc]
+
+
+def test_the_documented_toml_example_means_the_same_as_the_example_projects_yaml(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "config.md").read_text(encoding="utf-8")
+    toml_block = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    for folder in ("src", "tests"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "pyproject.toml").write_text(toml_block, encoding="utf-8")
+    from_toml = load_config(tmp_path / "pyproject.toml")
+    from_yaml = load_config(root / "example_project" / "repo_dagger.yaml")
+    for key in ("inputs", "global_deps", "root_python_packages", "python_roots", "hash_env"):
+        assert getattr(from_toml, key) == getattr(from_yaml, key), key
+    toml_rule = from_toml.path_rules[0]
+    yaml_rule = from_yaml.path_rules[0]
+    assert toml_rule.actions == yaml_rule.actions
+    assert [r.pattern for r in toml_rule.regex_rules] == [r.pattern for r in yaml_rule.regex_rules]
+    assert [r.actions for r in toml_rule.regex_rules] == [r.actions for r in yaml_rule.regex_rules]
