@@ -6,11 +6,11 @@ Repositories:
 * real projects downloaded at bench time from PyPI as sdists (sympy, networkx) into bench/.work/.
 
 For each repository: our cold run (no per-file cache), our warm run (nothing changed), and the Go
-binary's run (it has no cache: its second run only enjoys a warm page cache), wall time and peak RSS of
-each, plus the edge-superset check: every edge of the Go binary's -out-relations must be in ours.
+binary's run (it has no cache; like ours it runs with the files in the page cache), wall time and peak
+RSS of each, plus the edge-superset check: every edge of the Go binary's -out-relations must be in ours.
 
-    .venv/bin/python bench/dagger_bench.py                         # everything, writes bench/results/dagger.md
-    .venv/bin/python bench/dagger_bench.py --sizes 1000 --real ''  # quick look
+    .venv/bin/python bench/dagger_bench.py          # everything, writes bench/results/dagger.md
+    .venv/bin/python bench/dagger_bench.py --sizes 1000 --real ''       # a quick look
 
 The Go binary ships inside pytest-dryci 0.1.1; install it in a throwaway venv OUTSIDE the repository
 (`python3 -m venv /tmp/ref && /tmp/ref/bin/pip install pytest-dryci==0.1.1`) and pass
@@ -179,7 +179,7 @@ def fetch_real(package: str) -> Path:
             if sys.version_info >= (3, 12):
                 tar.extractall(WORK, filter="data")
             else:
-                tar.extractall(WORK)  # noqa: S202 - a PyPI sdist we just downloaded
+                tar.extractall(WORK)  # a PyPI sdist we just downloaded
     (target / "repo_dagger.yaml").write_text(REAL_CONFIG.format(package=package), encoding="utf-8")
     _age(target)
     return target
@@ -235,7 +235,7 @@ def bench_repo(name: str, repo: Path, go: Optional[Path], check_edges: bool) -> 
     warm = timed(ours, repo)
     go_run = None
     if go is not None:
-        timed([str(go), "-config", "repo_dagger.yaml", "-out-dep-hashes", "/dev/null"], repo)  # page cache
+        # Our runs above left every file in the page cache: the Go binary gets the same warm disk.
         go_run = timed([str(go), "-config", "repo_dagger.yaml", "-out-dep-hashes", "/dev/null"], repo)
     hashes = json.loads(
         subprocess.run(
@@ -264,7 +264,7 @@ def _cell(run: Optional[Run]) -> str:
 def _ratio(ours: Run, go: Optional[Run]) -> str:
     if go is None or not go.ok or not ours.ok or go.seconds == 0:
         return "—"
-    return f"{ours.seconds / go.seconds:.3f}×"
+    return f"{ours.seconds / go.seconds:.3f}x"
 
 
 def render(rows: list[Row], command: str) -> str:
@@ -275,16 +275,18 @@ def render(rows: list[Row], command: str) -> str:
         f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        "Cold = no per-file cache; warm = second run, nothing changed. The Go binary (repo_dagger 1.4.0) has",
-        "no cache; its figure is a run with a warm page cache. Times are wall clock; memory is peak RSS.",
+        "Cold = empty per-file cache; warm = next run, nothing changed. The Go binary (repo_dagger 1.4.0)",
+        "has no cache. Every run starts a new process and finds the files in the page cache. Times are wall",
+        "clock on a shared 2-core machine (expect ±30 %); memory is peak RSS.",
         "",
         "| repository | .py files | tests | ours cold | ours warm | Go 1.4.0 | cold / Go | warm / Go |",
         "| --- | ---: | ---: | --- | --- | --- | ---: | ---: |",
     ]
     for row in rows:
         lines.append(
-            f"| {row.name} | {row.files:,} | {row.tests:,} | {_cell(row.ours_cold)} | {_cell(row.ours_warm)} | "
-            f"{_cell(row.go)} | {_ratio(row.ours_cold, row.go)} | {_ratio(row.ours_warm, row.go)} |"
+            f"| {row.name} | {row.files:,} | {row.tests:,} | {_cell(row.ours_cold)} | "
+            f"{_cell(row.ours_warm)} | {_cell(row.go)} | {_ratio(row.ours_cold, row.go)} | "
+            f"{_ratio(row.ours_warm, row.go)} |"
         )
     checked = [row for row in rows if row.go_edges]
     if checked:

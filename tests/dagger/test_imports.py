@@ -73,6 +73,23 @@ def test_every_import_form_resolves_to_project_files(write, run, source: str, ex
     assert deps_of(write, run, source) == expected
 
 
+def test_modules_named_in_pytest_plugins_are_dependencies_of_the_conftest(write, run) -> None:
+    write(
+        {
+            **PACKAGE,
+            "tests/conftest.py": 'pytest_plugins = [\n    "pkg.a",\n    "other.x",\n]\n',
+            "tests/test_it.py": "",
+        }
+    )
+    analysis = run(CONFIG)
+    assert set(analysis.relations["tests/conftest.py"]) == {
+        "pkg/__init__.py",
+        "pkg/a.py",
+        "other/__init__.py",
+        "other/x.py",
+    }
+
+
 def test_relative_imports_resolve_against_the_importing_files_folder(write, run) -> None:
     write(
         {

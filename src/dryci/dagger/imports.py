@@ -1,4 +1,4 @@
-"""Import extraction from Python source: the AST first, a conservative regex scan when it cannot parse.
+"""Import extraction from Python source: each import statement parsed on its own, conservatively.
 
 The result is plain data (so the per-file cache can store it) describing what a file *may* import:
 
@@ -6,10 +6,11 @@ The result is plain data (so the per-file cache can store it) describing what a 
   ``names`` are the names after ``from ... import`` (each may be a submodule; aliases are kept too, which
   only ever adds dependencies).
 * ``idents``: local name -> ``(level, module)``, used by ``visit_python_all_submodules_for``.
-* ``error_line``: the line of the syntax error that forced the regex scan, else None.
+* ``error_line``: the first line of an import statement that did not parse, else None.
 
 Every import form counts, wherever it sits: module level, functions, ``try``/``if``/``TYPE_CHECKING``
-blocks, plus ``importlib.import_module("literal")`` and ``__import__("literal")``.
+blocks, plus ``importlib.import_module("literal")``, ``__import__("literal")`` and the modules named in a
+conftest's ``pytest_plugins``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _RE_FROM = re.compile(
     re.MULTILINE,
 )
 _RE_DYNAMIC = re.compile(rb"""(?:import_module|__import__)\(\s*(?:[rbuRBU]?)['"]([.\w]+)['"]""")
+_RE_PYTEST_PLUGINS = re.compile(
+    rb"""(?m:^pytest_plugins[ \t]*=[ \t]*(\[[^\]]*\]|\([^)]*\)|['"][^'"\n]*['"]))"""
+)
+_RE_STRING = re.compile(rb"""['"]([A-Za-z_][\w.]*)['"]""")
 _RE_COMMENT = re.compile(rb"#[^\n]*")
 _RE_IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _RE_DOTTED = re.compile(rb"[A-Za-z_][\w.]*")
@@ -105,6 +110,11 @@ def scan_imports(source: bytes, filename: str = "<file>") -> ImportScan:
                 # (`from pkg import x  # not pkg.y`); doing the same keeps our graph a superset of its one.
                 extra = tuple(_comment_words(source, snippet, end))
                 collector.add_from(node.level or 0, node.module or "", names, extra)
+    if b"pytest_plugins" in source:
+        # pytest imports the modules a conftest names in `pytest_plugins = [...]` before any test.
+        for match in _RE_PYTEST_PLUGINS.finditer(source):
+            for name in _RE_STRING.findall(match.group(1)):
+                collector.add_import(name.decode("utf-8", "replace"), None)
     if b"import_module" in source or b"__import__" in source:
         for match in _RE_DYNAMIC.finditer(source):
             level, module = _split_relative(match.group(1).decode("utf-8", "replace"))
