@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dryci.protocol import MAX_IDS_PER_KEY
-from dryci.server.backends.packing import merge, pack, unpack
+from dryci.server.backends.packing import ids_json, merge, pack, unpack
 
 
 def test_merge_adds_ids_and_a_zero_duration_never_hides_a_known_one() -> None:
@@ -24,3 +24,11 @@ def test_past_the_cap_old_ids_give_way_to_new_ones() -> None:
     merged = unpack(*merge(*pack(old), new))
     assert len(merged) == MAX_IDS_PER_KEY
     assert set(new) <= set(merged)
+
+
+def test_ids_json_is_the_sorted_json_array_of_the_packed_ids() -> None:
+    import json
+
+    ids, _ = pack({bytes([2]) * 16: 1.0, bytes([1]) * 16: 2.0})
+    assert json.loads(ids_json(ids)) == ["01" * 16, "02" * 16]
+    assert ids_json(b"") == "[]"

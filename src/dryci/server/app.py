@@ -159,12 +159,9 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             return run()  # a local SQLite read costs less than the hop to a worker thread
         return await run_in_threadpool(run)
 
-    def query(principal: Principal, keys: tuple[str, ...], now: float, durations: bool) -> list[Any]:
-        result = backend.query(principal.project_id, principal.read_namespaces, keys, now, durations)
-        hits = sum(1 for entry in result.entries if entry.tests)
-        state.metrics.count_query(hits, len(keys) - hits)
-        state.recorder.query(principal.project_id, now, hits, len(keys) - hits, result.stale_keys)
-        return result.entries
+    def count(principal: Principal, now: float, keys: int, hits: int, stale: list[tuple[str, str]]) -> None:
+        state.metrics.count_query(hits, keys - hits)
+        state.recorder.query(principal.project_id, now, hits, keys - hits, stale)
 
     def publish(principal: Principal, request: Any, api: str, now: float) -> int:
         stored = backend.publish(principal, request, api, now)
@@ -183,10 +180,13 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v1_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            entries = query(principal, decode_v1_query_request(data).keys, now, durations=False)
-            return {"node_ids": [sorted(entry.tests) for entry in entries]}
+            keys = decode_v1_query_request(data).keys
+            answer = backend.query_v1(principal.project_id, principal.read_namespaces, keys, now)
+            count(principal, now, len(keys), answer.hits, answer.stale_keys)
+            return Response(answer.body, media_type="application/json")
 
-        return _json(await call(request, work, write=False))
+        response: Response = await call(request, work, write=False)
+        return response
 
     @app.post(
         "/api/v1/publish",
@@ -211,8 +211,10 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v2_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            entries = query(principal, decode_v2_query_request(data).keys, now, durations=True)
-            return {"entries": [entry.to_json() for entry in entries]}
+            keys = decode_v2_query_request(data).keys
+            result = backend.query(principal.project_id, principal.read_namespaces, keys, now)
+            count(principal, now, len(keys), sum(1 for e in result.entries if e.tests), result.stale_keys)
+            return {"entries": [entry.to_json() for entry in result.entries]}
 
         return _json(await call(request, work, write=False))
 

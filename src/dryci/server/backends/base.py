@@ -111,6 +111,13 @@ class QueryResult:
     stale_keys: list[tuple[str, str]]  # (namespace, key) whose last_read_at should be refreshed
 
 
+@dataclass(frozen=True)
+class V1Answer:
+    body: bytes  # the complete JSON answer of /api/v1/query-passed
+    hits: int
+    stale_keys: list[tuple[str, str]]
+
+
 class Backend(Protocol):
     """Storage of a DryCI server: tokens, tenants, cached entries, usage."""
 
@@ -121,13 +128,11 @@ class Backend(Protocol):
     # hot path
     def lookup_token(self, token_id: str) -> TokenRow | None: ...
     def query(
-        self,
-        project_id: int,
-        namespaces: Sequence[str],
-        keys: Sequence[str],
-        now: float,
-        durations: bool = True,
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
     ) -> QueryResult: ...
+    def query_v1(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> V1Answer: ...
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int: ...
     def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None: ...
     def add_usage(self, days: Sequence[UsageDay]) -> None: ...

@@ -34,6 +34,15 @@ def unpack_ids(ids: bytes) -> list[str]:
     return [hexed[i : i + width] for i in range(0, len(hexed), width)]
 
 
+def ids_json(ids: bytes) -> str:
+    """A packed entry's ids as a JSON array (sorted, since the blob is): no per-id Python objects."""
+    if not ids:
+        return "[]"
+    hexed = ids.hex()
+    width = ID_BYTES * 2
+    return '["' + '","'.join([hexed[i : i + width] for i in range(0, len(hexed), width)]) + '"]'
+
+
 def merge(ids: bytes, seconds: bytes, new: Mapping[str, float]) -> tuple[bytes, bytes]:
     """Add ``new`` (hex id -> seconds) to a packed entry.
 

@@ -19,7 +19,7 @@ from dryci.exceptions import StoreError, StoreUnavailable
 from dryci.protocol import PublishRequest
 from dryci.server.backends import schema
 from dryci.server.backends.adminops import AdminOps
-from dryci.server.backends.base import Principal, QueryResult, TokenRow, UsageDay
+from dryci.server.backends.base import Principal, QueryResult, TokenRow, UsageDay, V1Answer
 from dryci.server.backends.sqlops import SqlOps
 
 T = TypeVar("T")
@@ -152,14 +152,14 @@ class SqliteBackend(AdminOps):
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
 
     def query(
-        self,
-        project_id: int,
-        namespaces: Sequence[str],
-        keys: Sequence[str],
-        now: float,
-        durations: bool = True,
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
     ) -> QueryResult:
-        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now, durations))
+        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
+
+    def query_v1(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> V1Answer:
+        return self._read(lambda c: self.ops.query_v1(c, project_id, namespaces, keys, now))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
         stored = self._write(lambda c: self.ops.publish(c, principal, request, api, now))
