@@ -10,6 +10,7 @@ import contextlib
 import os
 import secrets
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,9 @@ class DryciSession:
                 entries = self.store.query([key_for(h) for h in hashes.values()])
             except StoreUnavailable as exc:
                 self.say(f"dryci: {exc.reason} {RUNNING_ALL}")
+                if getattr(self.store, "breaker_open", False):
+                    # Already said once; publishing would only repeat it.
+                    self.settings = replace(self.settings, publish=False)
         from dryci.plugin.selection import make_plan
 
         self.plan = make_plan(hashes, entries, skip=self.settings.skip)

@@ -127,6 +127,11 @@ class RemoteStore:
     def uses_v1(self) -> bool:
         return self._v1
 
+    @property
+    def breaker_open(self) -> bool:
+        """True once the server failed repeatedly: every call now fails at once."""
+        return self._failures >= self._breaker_threshold
+
     # -- ResultStore -------------------------------------------------------------------------
 
     def query(self, keys: Sequence[str]) -> list[FileEntry]:
