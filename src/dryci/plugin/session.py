@@ -6,7 +6,6 @@ except turning "no tests ran" into success when everything was cached.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import sys
@@ -17,7 +16,8 @@ from typing import Any
 import pytest
 
 from dryci.exceptions import DryciError, StoreUnavailable
-from dryci.plugin.report import RunCounts, explain_file, format_summary
+from dryci.plugin.manifests import explain_lines, save_manifests
+from dryci.plugin.report import RunCounts, format_summary
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.selection import SKIP_REASON, FilePlan, Plan, TestResult, entries_to_publish, in_canary
 from dryci.plugin.settings import Settings, provenance_from_env
@@ -327,29 +327,7 @@ class DryciSession:
         )
 
     def _explain(self) -> list[str]:
-        plan = self.plan or Plan()
-        ran = self._ran_by_file()
-        local = self._local_store()
-        manifests = {}
-        if local is not None:
-            with contextlib.suppress(StoreUnavailable):
-                manifests = local.manifests(sorted(ran))
-        lines = []
-        for path in sorted(ran):
-            file_plan = plan.files.get(path)
-            manifest = manifests.get(path)
-            current = {}
-            if file_plan is not None and manifest is not None:
-                current = {d: self.analysis.file_digest(d) for d in self.analysis.closure(path)}
-            reason = explain_file(
-                file_plan,
-                manifest.dependency_hash if manifest else None,
-                manifest.files if manifest else None,
-                current,
-                [n for n in ran[path] if n],
-            )
-            lines.append(f"{path}: {reason}")
-        return lines
+        return explain_lines(self.plan or Plan(), self._ran_by_file(), self._local_store(), self.analysis)
 
     def _publish(self, counts: RunCounts) -> None:
         if not self.settings.publish or self.plan is None or self.store is None:
@@ -383,22 +361,11 @@ class DryciSession:
         self._save_manifests({r.path for r in results if r.passed})
 
     def _save_manifests(self, paths: set[str]) -> None:
-        from dryci.store.local import Manifest
-
         local = self._local_store()
-        if local is None or self.plan is None:
-            return
-        manifests = {
-            path: Manifest(
-                self.plan.files[path].dependency_hash,
-                {d: self.analysis.file_digest(d) for d in self.analysis.closure(path)},
-            )
-            for path in sorted(paths)
-        }
-        try:
-            local.save_manifests(manifests)
-        except StoreUnavailable as exc:
-            self.say(f"dryci: could not save manifests for --dryci-explain: {exc.reason}")
+        if local is not None and self.plan is not None:
+            problem = save_manifests(local, self.plan, self.analysis, paths)
+            if problem:
+                self.say(f"dryci: could not save manifests for --dryci-explain: {problem}")
 
 
 session_key = pytest.StashKey[DryciSession]()
