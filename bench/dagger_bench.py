@@ -60,6 +60,21 @@ path_rules:
 
 PACKAGE_SIZE = 50
 
+# Imports one test module in a fresh interpreter and prints the project files it loaded.
+LOADER = """
+import importlib, json, os, sys
+root = os.path.abspath(sys.argv[1])
+sys.path.insert(0, root)
+try:
+    importlib.import_module(sys.argv[2][:-3].replace("/", "."))
+except BaseException as exc:  # optional dependencies missing, pytest.skip at import time ...
+    print(json.dumps({"error": repr(exc)[:200]}))
+    raise SystemExit(0)
+files = sorted({os.path.relpath(m.__file__, root) for m in list(sys.modules.values())
+                if getattr(m, "__file__", None) and os.path.abspath(m.__file__).startswith(root + os.sep)})
+print(json.dumps({"files": files}))
+"""
+
 
 @dataclass
 class Run:
@@ -67,6 +82,21 @@ class Run:
     rss_mb: float
     ok: bool
     error: str = ""
+
+
+@dataclass
+class RuntimeCheck:
+    """Files each test module really loads (imported alone) vs the closures of ours and of the Go binary."""
+
+    repository: str
+    tests: int
+    failed_imports: int
+    loaded_pairs: int
+    missing_ours: int
+    missing_go: int
+    tests_affected_ours: int
+    tests_affected_go: int
+    examples: tuple[str, ...] = ()
 
 
 @dataclass
@@ -199,6 +229,75 @@ def timed(command: list[str], cwd: Path) -> Run:
     return Run(seconds=seconds, rss_mb=usage.ru_maxrss / 1024, ok=ok, error="" if ok else error[-500:])
 
 
+def _relations(repo: Path, command: list[str]) -> dict[str, list[str]]:
+    out = repo / ".bench-relations.json"
+    subprocess.run(
+        [*command, "-config", "repo_dagger.yaml", "-out-relations", str(out)],
+        cwd=repo,
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    data: dict[str, list[str]] = json.loads(out.read_text(encoding="utf-8"))
+    out.unlink()
+    return data
+
+
+def _closure(relations: dict[str, list[str]], start: str) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for child in relations.get(stack.pop()) or ():
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+def runtime_check(repo: Path, go: Optional[Path], sample: int) -> RuntimeCheck:
+    """Import each (sampled) test module alone and check every project file it loaded is in its closure."""
+    ours = _relations(repo, [str(OURS), "-no-cache"])
+    theirs = _relations(repo, [str(go)]) if go is not None else {}
+    tests = sorted(path for path in ours if "/tests/test_" in path)
+    if 0 < sample < len(tests):
+        tests = sorted(random.Random(1).sample(tests, sample))
+    failed = pairs = missing_ours = missing_go = affected_ours = affected_go = 0
+    examples: list[str] = []
+    for test in tests:
+        result = subprocess.run(
+            [sys.executable, "-c", LOADER, str(repo), test],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = result.stdout.strip().splitlines()
+        data = json.loads(lines[-1]) if lines else {"error": result.stderr[-200:]}
+        if "files" not in data:
+            failed += 1
+            continue
+        loaded = set(data["files"])
+        pairs += len(loaded)
+        lost = loaded - _closure(ours, test)
+        missing_ours += len(lost)
+        affected_ours += bool(lost)
+        examples.extend(f"{test} -> {path}" for path in sorted(lost)[:2])
+        if theirs:
+            lost_go = loaded - _closure(theirs, test)
+            missing_go += len(lost_go)
+            affected_go += bool(lost_go)
+    return RuntimeCheck(
+        repo.name,
+        len(tests),
+        failed,
+        pairs,
+        missing_ours,
+        missing_go,
+        affected_ours,
+        affected_go,
+        tuple(examples[:5]),
+    )
+
+
 def superset_check(repo: Path, go: Path) -> tuple[int, int, int, tuple[str, ...]]:
     ours_file, go_file = repo / ".bench-ours-relations.json", repo / ".bench-go-relations.json"
     subprocess.run(
@@ -267,7 +366,29 @@ def _ratio(ours: Run, go: Optional[Run]) -> str:
     return f"{ours.seconds / go.seconds:.3f}x"
 
 
-def render(rows: list[Row], command: str) -> str:
+def render_runtime(checks: list[RuntimeCheck]) -> list[str]:
+    if not checks:
+        return []
+    lines = [
+        "",
+        "## Runtime soundness check (each test module imported alone in a fresh interpreter)",
+        "",
+        "A (test, project file) pair is missing when the file was loaded but is not in the test's closure.",
+        "",
+        "| repository | test files | import failed | loaded pairs | missing: ours | missing: Go "
+        "| tests affected: ours | tests affected: Go |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in checks:
+        lines.append(
+            f"| {c.repository} | {c.tests} | {c.failed_imports} | {c.loaded_pairs:,} | {c.missing_ours} | "
+            f"{c.missing_go:,} | {c.tests_affected_ours} | {c.tests_affected_go} |"
+        )
+        lines.extend(f"|  | `{example}` | | | | | | |" for example in c.examples)
+    return lines
+
+
+def render(rows: list[Row], command: str, checks: Optional[list[RuntimeCheck]] = None) -> str:
     lines = [
         "# Dependency analyzer benchmark",
         "",
@@ -301,6 +422,7 @@ def render(rows: list[Row], command: str) -> str:
             lines.append(f"| {row.name} | {row.go_edges:,} | {row.our_edges:,} | {row.missing_edges} |")
             for example in row.missing_examples:
                 lines.append(f"|  | | | `{example}` |")
+    lines += render_runtime(checks or [])
     failures = [(row.name, run.error) for row in rows for run in (row.ours_cold, row.ours_warm) if not run.ok]
     for name, error in failures:
         lines += ["", f"**{name} failed:** `{error.strip()}`"]
@@ -312,6 +434,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,50000", help="synthetic repository sizes (files)")
     parser.add_argument("--real", default="sympy,networkx", help="PyPI sdists to analyze ('' for none)")
     parser.add_argument("--go", default=os.environ.get("REPO_DAGGER_GO", "/tmp/ref/bin/repo_dagger"))
+    parser.add_argument(
+        "--runtime-check", default="networkx", help="sdists whose tests are imported one by one"
+    )
+    parser.add_argument("--runtime-sample", type=int, default=80, help="test files sampled (0: all)")
     parser.add_argument("--out", default=str(RESULTS), help="where to write the Markdown table")
     args = parser.parse_args(argv)
     go = Path(args.go) if args.go and Path(args.go).is_file() else None
@@ -328,8 +454,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         repo = fetch_real(package.strip())
         rows.append(bench_repo(repo.name, repo, go, check_edges=True))
         print(render(rows[-1:], ""), file=sys.stderr)
+    checks = []
+    for package in [p for p in args.runtime_check.split(",") if p.strip()]:
+        checks.append(runtime_check(fetch_real(package.strip()), go, args.runtime_sample))
+        print("\n".join(render_runtime(checks[-1:])), file=sys.stderr)
     command = "python " + " ".join(["bench/dagger_bench.py", *(argv if argv is not None else sys.argv[1:])])
-    text = render(rows, command.strip())
+    text = render(rows, command.strip(), checks)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)

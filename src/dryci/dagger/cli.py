@@ -9,7 +9,6 @@ and a per-file cache in ``.repo_dagger_cache/`` under the base dir makes repeate
 from __future__ import annotations
 
 import argparse
-import cProfile
 import sys
 from pathlib import Path
 from typing import Optional
@@ -152,7 +151,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             file=sys.stderr,
         )
         return 2
-    profiler = cProfile.Profile() if args.self_profile else None
+    profiler = None
+    if args.self_profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     try:
         if profiler is not None:
             profiler.enable()

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from dryci.exceptions import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -151,6 +149,8 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
                 )
             data = tool["repo_dagger"]
     else:
+        import yaml  # only YAML configs pay for importing it
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

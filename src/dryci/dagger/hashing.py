@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,6 +74,8 @@ def dependency_hashes(
 
 
 def _distro() -> str:
+    import platform
+
     for candidate in ("/etc/os-release", "/usr/lib/os-release"):
         try:
             text = Path(candidate).read_text(encoding="utf-8", errors="replace")
@@ -116,6 +117,8 @@ def environment_salt(config: Config, extra: str = "") -> str:
     distributions (names and versions), the values of the config's ``hash_env`` variables, and
     ``extra`` (callers pass ``DRYCI_SALT`` / ``-hash-salt`` here).
     """
+    import platform  # imported here: the hashing path of every run does not need it
+
     parts = [
         f"os={platform.system()}",
         f"arch={platform.machine()}",
