@@ -183,3 +183,17 @@ def test_inputs_depend_on_conftest_and_package_inits_up_to_the_base(write, run) 
         "tests/conftest.py",
         "tests/unit/__init__.py",
     )
+
+
+def test_a_symlink_loop_does_not_hang_a_doublestar_glob(write, run, tmp_path) -> None:
+    write({"tests/test_a.py": "", "data/x.json": "", "shared/y.json": ""})
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data")
+    (tmp_path / "data" / "up").symlink_to(tmp_path)
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "shared")
+    analysis = run("""
+        inputs: "tests/test_*.py"
+        path_rules:
+          "tests/*.py":
+            visit: "data/**/*.json"
+    """)
+    assert analysis.relations["tests/test_a.py"] == ("data/linked/y.json", "data/x.json")

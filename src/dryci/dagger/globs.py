@@ -87,7 +87,6 @@ class FileTree:
             with os.scandir(path) as entries:
                 for entry in entries:
                     try:
-                        # Symlinks are followed, as Go's os.DirFS does when globbing.
                         if entry.is_dir():
                             dirs.append(entry.name)
                         elif entry.is_file():
@@ -131,14 +130,27 @@ class FileTree:
         return cached
 
     def walk_files(self, folder: str) -> list[str]:
-        """Every file below ``folder``, as paths relative to the base."""
+        """Every file below ``folder``, as paths relative to the base.
+
+        Symlinked folders are followed (as Go's os.DirFS does), except into a folder already walked
+        or into one of the folders above: a link to ``..`` must not loop forever.
+        """
         out: list[str] = []
         stack = [folder]
+        seen_real: set[str] = set()
         while stack:
             current = stack.pop()
             files, dirs = self.listing(current)
             out.extend(_join(current, name) for name in files)
-            stack.extend(_join(current, name) for name in reversed(dirs))
+            for name in reversed(dirs):
+                child = _join(current, name)
+                if os.path.islink(self._abs(child)):
+                    real = os.path.realpath(self._abs(child))
+                    here = os.path.realpath(self._abs(current))
+                    if real in seen_real or here == real or here.startswith(real + os.sep):
+                        continue
+                    seen_real.add(real)
+                stack.append(child)
         return out
 
     def glob(self, pattern: str, folder: str = ".") -> tuple[str, ...]:
