@@ -238,3 +238,14 @@ def test_cli_hashes_match_the_library_with_the_same_salt(project: Path, capsys) 
     config = str(project / "repo_dagger.yaml")
     _, out, _ = _run(["-config", config, "-out-dep-hashes", "-", "-hash-salt", "s", "-no-cache"], capsys)
     assert json.loads(out) == dict(analyze(load_config(Path(config)), salt="s").hashes)
+
+
+def test_dryci_deps_relations_prints_the_graph(
+    project: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    assert dryci_main(["deps", "relations"]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert graph["app/core.py"] == ["app/__init__.py", "app/util.py", "lock.txt"]
+    assert dryci_main(["deps", "relations", "app/core.py"]) == 0
+    assert capsys.readouterr().out.split() == ["app/__init__.py", "app/util.py", "lock.txt"]

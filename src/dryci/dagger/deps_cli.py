@@ -4,6 +4,7 @@
     dryci deps closure TEST             every file TEST depends on
     dryci deps why TEST FILE            the import chain that makes TEST depend on FILE
     dryci deps stats [--reverse]        closure sizes, or how many tests depend on each file
+    dryci deps relations [FILE]         direct dependencies of every analyzed file (JSON), or of FILE
 
 The config is found in the current folder or its nearest parent that has one (repo_dagger.yaml,
 repo_dagger.toml, pyproject.toml with [tool.repo_dagger]) unless ``--config`` names one. Printed paths
@@ -22,7 +23,7 @@ from dryci.dagger.analysis import Analysis, analyze
 from dryci.dagger.config import find_config, load_config
 from dryci.dagger.filecache import default_cache_dir
 from dryci.dagger.hashing import hash_env_salt
-from dryci.dagger.report import dep_counts, rev_dep_counts, sorted_stats
+from dryci.dagger.report import dep_counts, relations_json, rev_dep_counts, sorted_stats
 from dryci.exceptions import ConfigError
 
 __all__ = ["main"]
@@ -46,6 +47,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     stats.add_argument("--reverse", action="store_true", help="count the tests that depend on each file")
     stats.add_argument("--sort", choices=("count", "name"), default="count")
     stats.add_argument("--limit", type=int, default=0, help="print only the first N rows")
+    relations = commands.add_parser("relations", help="the graph: direct dependencies of each file")
+    relations.add_argument("file", nargs="?", metavar="FILE", help="print only this file's dependencies")
     return parser
 
 
@@ -104,6 +107,18 @@ def main(argv: list[str], prog: str = "dryci deps") -> int:
         print(f"{label:>22}  file")
         for count, name in rows:
             print(f"{count:>22}  {name}")
+        return 0
+    if args.command == "relations":
+        analysis, base_dir = _analyze(args)
+        if args.file is None:
+            print(relations_json(analysis), end="")
+            return 0
+        target = args.file if args.file in analysis.relations else _relative(args.file, base_dir)
+        if target not in analysis.relations:
+            print(f"{prog}: {args.file!r} is not in the graph of the config's inputs")
+            return 1
+        for dep in analysis.relations[target]:
+            print(dep)
         return 0
     analysis, base_dir = _analyze(args, [args.test])
     if not analysis.inputs:

@@ -12,7 +12,7 @@ from dryci.dagger.analysis import Analysis
 from dryci.dagger.graph import strongly_connected_components
 from dryci.exceptions import AnalysisError
 
-__all__ = ["dep_counts", "go_json", "log", "rev_dep_counts", "sorted_stats", "write_output"]
+__all__ = ["dep_counts", "go_json", "log", "relations_json", "rev_dep_counts", "sorted_stats", "write_output"]
 
 # Go's encoding/json escapes these even inside strings; byte-identical output keeps old clients happy.
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
