@@ -37,7 +37,7 @@ def write_output(path: str, text: str) -> None:
         sys.stdout.flush()
         return
     try:
-        with open(path, "w", encoding="utf-8") as handle:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text)
     except OSError as exc:
         raise AnalysisError(f"cannot write the output file: {exc.strerror or exc}", file=path) from None
