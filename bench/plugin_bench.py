@@ -224,7 +224,8 @@ def write_results(
     ]
     for label, d, t in rows:
         lines.append(
-            f"| {label} | {d.cpu:.1f} s | {pct(d.cpu, plain.cpu)} | {t.cpu:.1f} s | {pct(t.cpu, plain.cpu)} | "
+            f"| {label} | {d.cpu:.1f} s | {pct(d.cpu, plain.cpu)} | "
+            f"{t.cpu:.1f} s | {pct(t.cpu, plain.cpu)} | "
             f"{d.seconds:.1f} s | {t.seconds:.1f} s |"
         )
     lines += ["", "pytest's own summary of each run:", ""]
