@@ -107,9 +107,9 @@ class LiveServer:
                 self.process.wait()
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handlers run (for crash tests)."""
+        """SIGKILL to the server and its worker processes: no shutdown handlers run (for crash tests)."""
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 
@@ -142,6 +142,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own process group: kill() reaches --workers children too
         )
     server = LiveServer(db_url, port, process, log_path, args)
     deadline = time.monotonic() + timeout
