@@ -171,3 +171,16 @@ def test_the_example_project_has_no_findings(pytester: pytest.Pytester) -> None:
                                            "-p", "no:cacheprovider", "--dryci-verify-strict", "example/tests")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["dryci verify: 3 test files checked; every file they used is in the *graph"])
+
+
+def test_submodules_an_earlier_test_file_bound_on_a_package_are_not_findings(project: pytest.Pytester) -> None:
+    write(project, {
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/deep.py": "VALUE = 1\n",
+        "tests/test_a.py": "import pkg.sub.deep\n\n\ndef test_a():\n    assert pkg.sub.deep.VALUE == 1\n",
+        # `pkg` now carries the attribute `sub` (and `sub` carries `deep`), but test_b never uses them.
+        "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.__name__ == 'pkg'\n",
+    })
+    result, report = findings(project)
+    result.assert_outcomes(passed=2)
+    assert report["findings"] == []

@@ -61,6 +61,8 @@ def _command(config: pytest.Config, targets: list[str], record: Path, dagger_con
         command.append(f"--config-file={config.inipath}")
     if config.pluginmanager.hasplugin("xdist"):
         command += ["-p", "no:xdist"]
+    if config.getoption("dryci_verify_no_trace"):
+        command.append("--dryci-verify-no-trace")
     return [*command, *targets]
 
 

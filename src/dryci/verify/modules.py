@@ -33,12 +33,18 @@ def reachable_modules(root: ModuleType, paths: PathFilter) -> set[Use]:
     while stack:
         module = stack.pop()
         try:
-            values = list(vars(module).values())
+            values = list(vars(module).items())
         except TypeError:
             continue
-        for value in values:
+        prefix = module.__name__ + "."
+        for name, value in values:
             target = _module_of(value)
             if target is None or id(target) in visited:
+                continue
+            if isinstance(value, ModuleType) and target.__name__ == prefix + name:
+                # The import system binds every imported submodule on its package, whoever imported it;
+                # following those would reach every module loaded so far. A package's own imports of its
+                # submodules are static, which the dependency analysis sees.
                 continue
             visited.add(id(target))
             filename = getattr(target, "__file__", None)

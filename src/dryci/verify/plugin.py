@@ -40,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the dependency config to check (default: repo_dagger.yaml, repo_dagger.toml or "
              "pyproject.toml at the rootdir)",
     )
+    group.addoption(
+        "--dryci-verify-no-trace", action="store_true", dest="dryci_verify_no_trace", default=False,
+        help="do not trace which project code runs (faster before Python 3.12, but a module that an earlier "
+             "test file imported and a later one only calls goes unseen; --dryci-verify-isolated sees it)",
+    )
     # Internal: an isolated-mode child writes what it recorded to PATH instead of reporting.
     group.addoption("--dryci-verify-record", action="store", dest="dryci_verify_record", default=None,
                     help=argparse.SUPPRESS)

@@ -35,6 +35,7 @@ class VerifyOptions:
     jobs: int
     config_path: Path | None
     record_path: Path | None
+    trace: bool = True
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> VerifyOptions:
@@ -60,6 +61,7 @@ class VerifyOptions:
             jobs=jobs,
             config_path=path("dryci_verify_config"),
             record_path=path("dryci_verify_record"),
+            trace=not config.getoption("dryci_verify_no_trace"),
         )
 
 
@@ -88,7 +90,7 @@ class VerifySession:
         self.base_dir = Path(dagger_config.base_dir)
         self.is_worker = hasattr(config, "workerinput")
         self.is_controller = not self.is_worker and config.getoption("dist", default="no") not in ("no", None)
-        self.recorder = Recorder(self.base_dir)
+        self.recorder = Recorder(self.base_dir, trace_execution=options.trace)
         self.parts: list[Mapping[str, frozenset[Use]]] = []
         self.verdict: Verdict | None = None
         self.error: str | None = None

@@ -23,19 +23,23 @@ class Tracer(Protocol):
 
 
 class ProfileTracer:
-    """``sys.setprofile``-based: one set insertion per Python call."""
+    """``sys.setprofile``-based: one set insertion per Python call (about 4x slower test code)."""
 
     def __init__(self) -> None:
         self._files: set[str] = set()
 
-    def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call":
-            self._files.add(frame.f_code.co_filename)
-
     def start(self) -> None:
-        self._files = set()
-        sys.setprofile(self._profile)
-        threading.setprofile(self._profile)
+        files: set[str] = set()
+        add = files.add
+
+        # A closure over locals: the cheapest callback Python allows, since it runs on every call.
+        def profile(frame: FrameType, event: str, arg: Any) -> None:
+            if event == "call":
+                add(frame.f_code.co_filename)
+
+        self._files = files
+        sys.setprofile(profile)
+        threading.setprofile(profile)
 
     def stop(self) -> set[str]:
         sys.setprofile(None)
