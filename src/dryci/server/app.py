@@ -143,6 +143,12 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         now = time.time()
 
         def run() -> Any:
+            if write:  # a publish takes its own connection for the transaction: pin nothing meanwhile
+                return checked()
+            with backend.pinned():
+                return checked()
+
+        def checked() -> Any:
             principal = authenticate(backend, token, now)
             retry = state.limiter.retry_after(principal.token_id, now)
             if retry is not None:

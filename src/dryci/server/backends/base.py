@@ -7,6 +7,7 @@ transaction holding the publish has committed, so an acknowledged publish surviv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -126,6 +127,7 @@ class Backend(Protocol):
     local_reads: bool
 
     # hot path
+    def pinned(self) -> AbstractContextManager[None]: ...
     def lookup_token(self, token_id: str) -> TokenRow | None: ...
     def query(
         self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float

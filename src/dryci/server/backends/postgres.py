@@ -7,7 +7,9 @@ Migrations run under an advisory lock so that workers starting together migrate 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -38,6 +40,7 @@ class PostgresBackend(AdminOps):
     def __init__(self, url: str, max_connections: int = 16) -> None:
         self.url = url
         self.ops = SqlOps("postgres")
+        self._local = threading.local()
         try:
             # One direct connection first: a wrong URL fails at once with libpq's reason, not a pool timeout.
             psycopg.connect(url, connect_timeout=5).close()
@@ -80,9 +83,28 @@ class PostgresBackend(AdminOps):
         return self._write_checked(fn)
 
     def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        pinned: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         try:
+            if pinned is not None:
+                return fn(pinned)
             with self._pool.connection() as conn:
                 return fn(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc}") from None
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Reads in this block share one pooled connection (a request's auth and query: one checkout)."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        try:
+            with self._pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from None
 

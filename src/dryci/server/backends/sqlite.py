@@ -11,8 +11,9 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from dryci.exceptions import StoreError, StoreUnavailable
@@ -147,6 +148,10 @@ class SqliteBackend(AdminOps):
             raise StoreUnavailable(f"database read failed: {exc}") from None
 
     # --- Backend ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        yield  # every thread already reads through its own connection
 
     def lookup_token(self, token_id: str) -> TokenRow | None:
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
