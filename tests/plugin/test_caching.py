@@ -185,3 +185,9 @@ def test_files_outside_the_inputs_doctests_and_non_python_items_just_run(project
     args = ["--dryci", "--doctest-modules", "tests", "other", "src"]
     project.runpytest(*args).assert_outcomes(passed=ALL_TESTS + 3)
     project.runpytest(*args).assert_outcomes(passed=3)
+
+
+def test_collect_only_lists_every_test_even_when_cached(project: pytest.Pytester) -> None:
+    project.runpytest("--dryci")
+    result = project.runpytest("--dryci", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["tests/test_ops.py::test_add", f"{ALL_TESTS} tests collected*"])

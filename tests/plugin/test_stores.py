@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -207,3 +209,18 @@ def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: p
         third.assert_outcomes(passed=ALL_TESTS)
         assert third.ret == 0
         assert [line.split(":")[0] + ": could not publish" in line for line in status_lines(third)] == [True]
+
+
+def test_two_pytest_processes_can_share_the_local_cache_at_once(project: pytest.Pytester) -> None:
+    for i in range(20):
+        write(project.path / f"tests/test_bulk_{i}.py", "def test_one():\n    pass\n")
+    command = [sys.executable, "-m", "pytest", "--dryci", "-q", "-p", "no:randomly"]
+    runs = [
+        subprocess.Popen(command, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    for output in outputs:
+        assert "running all tests" not in output and "could not" not in output, output
+    project.runpytest("--dryci").assert_outcomes()

@@ -85,7 +85,8 @@ class DryciSession:
             self._load_payload(self.config.workerinput.get("dryci"))  # type: ignore[attr-defined]
         else:
             self._plan()
-        if self.plan is not None:
+        if self.plan is not None and not self.config.getoption("collectonly", False):
+            # --collect-only is for seeing the tests: list them all, cached ones marked skipped.
             self.shortcut = self.plan.shortcut_files(
                 exclude=self.named_files, canary_seed=self.canary_seed, canary=self.settings.canary
             )
