@@ -214,11 +214,9 @@ def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: p
 def test_two_pytest_processes_can_share_the_local_cache_at_once(project: pytest.Pytester) -> None:
     for i in range(20):
         write(project.path / f"tests/test_bulk_{i}.py", "def test_one():\n    pass\n")
-    command = [sys.executable, "-m", "pytest", "--dryci", "-q", "-p", "no:randomly"]
-    runs = [
-        subprocess.Popen(command, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(2)
-    ]
+    command = [sys.executable, "-m", "pytest", "--dryci", "-q"]
+    pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    runs = [subprocess.Popen(command, cwd=project.path, **pipe) for _ in range(2)]  # type: ignore[call-overload]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     for output in outputs:
