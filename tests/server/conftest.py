@@ -72,14 +72,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool, p
     return new_db_url(request.param, tmp_path, pg_available, pg_schemas)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     pg_available: bool,
     pg_schemas: list[str],
 ) -> Iterator[LiveServer]:
-    """One real server per backend for a test module; tests isolate themselves with fresh projects."""
+    """One real server per backend for the session; each test isolates itself in fresh projects (tenants)."""
     directory = tmp_path_factory.mktemp("server")
     url = new_db_url(request.param, directory, pg_available, pg_schemas)
     live = start_server(url, ["--rate-limit", "0"], log_dir=directory)
