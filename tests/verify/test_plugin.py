@@ -173,7 +173,9 @@ def test_the_example_project_has_no_findings(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["dryci verify: 3 test files checked; every file they used is in the *graph"])
 
 
-def test_submodules_an_earlier_test_file_bound_on_a_package_are_not_findings(project: pytest.Pytester) -> None:
+def test_submodules_an_earlier_test_file_bound_on_a_package_are_not_findings(
+    project: pytest.Pytester,
+) -> None:
     write(project, {
         "pkg/sub/__init__.py": "",
         "pkg/sub/deep.py": "VALUE = 1\n",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dryci.verify.recorder import Recorder
+from dryci.verify.tracer import MonitoringTracer
 from dryci.verify.usage import Use
 
 T = "tests/test_x.py"
@@ -148,3 +149,21 @@ def test_listings_by_code_outside_the_project_are_ignored(recorder: Recorder, pr
     with recorder.window(T):
         os.listdir(project / "proj" / "data")  # this test module is not project code
     assert not any(u.kind == "lists" for u in recorder.uses[T])
+
+
+def test_many_recorders_in_one_process_each_trace_code(project: Path) -> None:
+    # pytester runs pytest in-process again and again: each recorder must give its tracer back.
+    for _ in range(8):
+        rec = Recorder(project)
+        rec.activate()
+        if sys.version_info >= (3, 12):  # every monitoring slot would be taken after six leaks
+            assert isinstance(rec._tracer, MonitoringTracer)
+        try:
+            with rec.window(T):
+                module: object = _reader()
+                module.load("alpha").run()  # type: ignore[attr-defined]
+        finally:
+            rec.deactivate()
+        assert Use("proj/plugins/alpha.py", "runs") in rec.uses[T]
+        for name in [m for m in sys.modules if m == "proj" or m.startswith("proj.")]:
+            del sys.modules[name]

@@ -54,11 +54,14 @@ class Recorder:
         self._sinks: list[set[Use]] | None = None
         self._pending_imports: list[tuple[str, str | None]] = []
         self._busy = False
-        self._tracer: Tracer | None = make_tracer() if trace_execution else None
+        self._trace_execution = trace_execution
+        self._tracer: Tracer | None = None
 
     def activate(self) -> None:
         global _active, _installed
         _active = self
+        if self._trace_execution and self._tracer is None:
+            self._tracer = make_tracer()
         if not _installed:
             sys.addaudithook(_audit)
             _installed = True
@@ -67,6 +70,9 @@ class Recorder:
         global _active
         if _active is self:
             _active = None
+        if self._tracer is not None:
+            self._tracer.close()
+            self._tracer = None
 
     @contextmanager
     def window(self, test_file: str) -> Iterator[None]:

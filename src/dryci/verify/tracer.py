@@ -21,6 +21,10 @@ class Tracer(Protocol):
         """Stop and return the co_filenames of the code that ran since ``start``."""
         ...
 
+    def close(self) -> None:
+        """Give back what the tracer holds (a monitoring tool id); it is not used again."""
+        ...
+
 
 class ProfileTracer:
     """``sys.setprofile``-based: one set insertion per Python call (about 4x slower test code)."""
@@ -47,6 +51,9 @@ class ProfileTracer:
         files, self._files = self._files, set()
         return files
 
+    def close(self) -> None:
+        pass
+
 
 class MonitoringTracer:
     """``sys.monitoring``-based (Python 3.12+): each code object costs one callback per window."""
@@ -71,6 +78,12 @@ class MonitoringTracer:
         self._mon.set_events(self._tool, 0)
         files, self._files = self._files, set()
         return files
+
+    def close(self) -> None:
+        # Python 3.12 keeps events and callbacks of a freed tool id: clear them first.
+        self._mon.set_events(self._tool, 0)
+        self._mon.register_callback(self._tool, self._mon.events.PY_START, None)
+        self._mon.free_tool_id(self._tool)
 
 
 def make_tracer() -> Tracer | None:
