@@ -153,3 +153,19 @@ def test_reused_hashes_still_follow_salt_inputs_and_content(write, tmp_path: Pat
     changed = analyze(config, cache_dir=cache).hashes
     assert changed["tests/test_core.py"] != expected[("", None)]["tests/test_core.py"]
     assert changed["tests/test_other.py"] == expected[("", None)]["tests/test_other.py"]
+
+
+def test_warnings_of_a_file_are_repeated_by_warm_runs(write, tmp_path: Path) -> None:
+    path = _project(write, tmp_path)
+    write({"app/core.py": 'open_data("x")\nfrom app import (broken,\n'})
+    _age(tmp_path)
+    config = load_config(path)
+    cache = tmp_path / ".cache"
+    cold = analyze(config, cache_dir=cache)
+    warm = analyze(config, cache_dir=cache)
+    assert warm.relations_computed == 0
+    assert (
+        cold.warnings
+        == warm.warnings
+        == ("app/core.py: syntax error at line 2; used a conservative import scan",)
+    )

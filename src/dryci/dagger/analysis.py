@@ -123,6 +123,7 @@ def _analyze(
     digests: dict[str, str] = {}
     computed = 0
     canonical: dict[str, str] = {}
+    file_warnings_seen: set[str] = set()
     queue = [*inputs, *config.global_deps]
     seen = set(queue)
     while queue:
@@ -130,14 +131,17 @@ def _analyze(
         is_input = rel in input_set
         try:
             digests[rel] = facts.digest(rel)
-            deps = facts.cached_relations(rel, is_input)
-            if deps is None:
+            cached = facts.cached_relations(rel, is_input)
+            if cached is None:
                 computed += 1
+                found, file_warnings = engine.relations(rel, is_input)
                 # One string object per path: 50k files' relations repeat the same paths many times.
-                deps = tuple([canonical.setdefault(dep, dep) for dep in engine.relations(rel, is_input)])
-                facts.store_relations(rel, is_input, deps)
+                deps = tuple([canonical.setdefault(dep, dep) for dep in found])
+                facts.store_relations(rel, is_input, deps, file_warnings)
             else:
-                deps = tuple([canonical.setdefault(dep, dep) for dep in deps])
+                deps = tuple([canonical.setdefault(dep, dep) for dep in cached[0]])
+                file_warnings = cached[1]
+            file_warnings_seen.update(file_warnings)
         except OSError as exc:
             raise AnalysisError(f"cannot read: {exc.strerror or exc}", file=rel) from None
         relations[rel] = deps
@@ -162,7 +166,7 @@ def _analyze(
         hashes=hashes,
         relations=relations,
         digests=digests,
-        warnings=tuple(warnings + sorted(engine.warnings)),
+        warnings=tuple(warnings + sorted(file_warnings_seen)),
         files_read=facts.files_read,
         relations_computed=computed,
     )

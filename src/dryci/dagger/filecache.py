@@ -30,14 +30,15 @@ from dryci.dagger.imports import ImportScan, regex_scan, scan_imports
 
 __all__ = ["CACHE_VERSION", "FileFacts", "default_cache_dir"]
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 _SUFFIX = f"v{CACHE_VERSION}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
 _CORE_NAME = f"core-{_SUFFIX}"
 _DETAILS_NAME = f"details-{_SUFFIX}"
 _RACY_NS = 1_000_000_000
 _PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 
-_Relations = tuple[bool, tuple[str, ...]]  # (computed for an input file?, relations)
+_Relations = tuple[bool, tuple[str, ...], tuple[str, ...]]  # (for an input file?, relations, warnings)
+_Stored = tuple[tuple[str, ...], tuple[str, ...]]  # (relations, warnings)
 # (size, mtime_ns, inode, digest, relations or None)
 _Core = tuple[int, int, int, str, Optional[_Relations]]
 # (marshalled ImportScan or None, {regex pattern: matches})
@@ -241,16 +242,18 @@ class FileFacts:
         detail[1][pattern] = matches
         return matches
 
-    def cached_relations(self, rel: str, is_input: bool) -> Optional[tuple[str, ...]]:
-        """The relations stored last run, when neither the file, the folders nor the config changed."""
+    def cached_relations(self, rel: str, is_input: bool) -> Optional[_Stored]:
+        """(relations, warnings) stored last run, when neither the file, the folders nor the config changed."""
         if not self.relations_reusable:
             return None
         stored = self._entry(rel)[4]
-        if stored is None or stored[0] != is_input:
+        if stored is None or len(stored) != 3 or stored[0] != is_input:
             return None
-        return stored[1]
+        return stored[1], stored[2]
 
-    def store_relations(self, rel: str, is_input: bool, relations: tuple[str, ...]) -> None:
+    def store_relations(
+        self, rel: str, is_input: bool, relations: tuple[str, ...], warnings: tuple[str, ...] = ()
+    ) -> None:
         entry = self._entry(rel)
-        self._new[rel] = (*entry[:4], (is_input, relations))
+        self._new[rel] = (*entry[:4], (is_input, relations, warnings))
         self.changed = True

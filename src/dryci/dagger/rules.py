@@ -68,7 +68,8 @@ class RuleEngine:
         self.facts = facts
         self.resolver = resolver
         self.global_exclude = compile_globs(config.global_exclude)
-        self.warnings: list[str] = []
+        # Warnings of the file being analyzed; `relations` returns them with its result.
+        self._warnings: list[str] = []
         self._rules = [
             _CompiledRule(
                 matcher=compile_globs((rule.pattern,)),
@@ -82,8 +83,9 @@ class RuleEngine:
             for rule in config.path_rules
         ]
 
-    def relations(self, rel: str, is_input: bool) -> list[str]:
-        """Sorted, de-duplicated direct dependencies of ``rel`` (global excludes removed)."""
+    def relations(self, rel: str, is_input: bool) -> tuple[list[str], tuple[str, ...]]:
+        """Sorted, de-duplicated direct dependencies of ``rel`` (global excludes removed), and warnings."""
+        self._warnings = []
         out: list[str] = list(self.config.global_deps)
         if is_input:
             for folder in folders_up(rel):
@@ -106,7 +108,7 @@ class RuleEngine:
         unique = sorted(set(out))
         if self.global_exclude:
             unique = [path for path in unique if not self.global_exclude(path)]
-        return unique
+        return unique, tuple(self._warnings)
 
     def _apply(
         self, actions: RuleActions, rel: str, groups: Optional[tuple[str, ...]], out: list[str]
@@ -137,8 +139,8 @@ class RuleEngine:
         if scan[2] is not None and rel.endswith((".py", ".pyi")):
             where = f"syntax error at line {scan[2]}" if scan[2] else "cannot parse it"
             message = f"{rel}: {where}; used a conservative import scan"
-            if message not in self.warnings:
-                self.warnings.append(message)
+            if message not in self._warnings:
+                self._warnings.append(message)
         return scan
 
     def _visit_all_submodules(self, rel: str, name: str, scan: ImportScan, out: list[str]) -> None:
@@ -150,7 +152,7 @@ class RuleEngine:
         folders = self.resolver.submodule_folders(rel, level, module)
         if not folders:
             message = f"{rel}: visit_python_all_submodules_for: no package folder found for {name!r}"
-            if message not in self.warnings:
-                self.warnings.append(message)
+            if message not in self._warnings:
+                self._warnings.append(message)
         for folder in folders:
             out.extend(self.tree.glob("**/*.py", folder))
