@@ -243,7 +243,7 @@ class FileFacts:
         return matches
 
     def cached_relations(self, rel: str, is_input: bool) -> Optional[_Stored]:
-        """(relations, warnings) stored last run, when neither the file, the folders nor the config changed."""
+        """(relations, warnings) stored last run, while the file, the folders and the config are unchanged."""
         if not self.relations_reusable:
             return None
         stored = self._entry(rel)[4]
