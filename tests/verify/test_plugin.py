@@ -52,6 +52,13 @@ def test_isolated_mode_reports_a_failing_test_and_fails_the_run(project: pytest.
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_isolated_mode_runs_only_the_selected_tests_of_each_file(project: pytest.Pytester) -> None:
+    write(project, {"tests/test_k.py": "def test_keep():\n    pass\n\n\ndef test_drop():\n    assert 0\n"})
+    result, _ = findings(project, "--dryci-verify-isolated", "-k", "keep")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_xdist_workers_send_their_findings_to_the_controller(project: pytest.Pytester) -> None:
     write(project, DATA_FILES)
     result, report = findings(project, "-p", "xdist", "-n", "2")
