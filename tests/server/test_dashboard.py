@@ -131,3 +131,9 @@ def test_the_dashboard_shows_the_seeded_numbers_in_chromium(tmp_path: Path) -> N
             browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"dashboard screenshot: {screenshot}")
+
+
+def test_an_oversized_login_form_is_refused(tmp_path: Path) -> None:
+    with live_server(f"sqlite:///{tmp_path / 'l.db'}", log_dir=tmp_path) as server:
+        answer = httpx.post(server.url + "/login", data={"token": "x" * 10_000})
+        assert answer.status_code == 413

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dryci.server.app import ServerState
 
 COOKIE = "dryci_session"
+LOGIN_MAX_BYTES = 4096
 DAYS = 30
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-size:1.4em}
 section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
@@ -170,8 +171,13 @@ def dashboard_router(state: ServerState) -> APIRouter:
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        raw = await request.body()
-        fields: dict[str, Any] = parse_qs(raw[:4096].decode("utf-8", "replace"))
+        raw = b""
+        async for chunk in request.stream():  # a login form is tiny: never buffer more than 4 KiB
+            raw += chunk
+            if len(raw) > LOGIN_MAX_BYTES:
+                page = _page(f'<p class="error">login form too large</p>{LOGIN}')
+                return HTMLResponse(page, status_code=413)
+        fields: dict[str, Any] = parse_qs(raw.decode("utf-8", "replace"))
         token = (fields.get("token") or [""])[0].strip()
         try:
             await run_in_threadpool(authenticate, backend, token or None, time.time())
