@@ -32,6 +32,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM the server when the test process dies (no strays)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def admin(db_url: str, *args: str) -> str:
     """Run ``dryci admin --db URL ARGS...`` in this process; returns its stdout, raises on failure."""
     from dryci.server import admin_cli
@@ -143,6 +152,7 @@ def start_server(
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # its own process group: kill() reaches --workers children too
+            preexec_fn=_die_with_parent,
         )
     server = LiveServer(db_url, port, process, log_path, args)
     deadline = time.monotonic() + timeout
