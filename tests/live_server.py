@@ -11,6 +11,7 @@ The server runs exactly as users run it (``python -m dryci.cli server ...``); it
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import os
 import signal
@@ -32,13 +33,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Loaded here, not in the forked child: between fork and exec only the plain C call may run.
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: on Linux, SIGTERM the server when the test process dies (no strays)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 def admin(db_url: str, *args: str) -> str:
