@@ -160,7 +160,7 @@ def test_explain_says_why_each_file_ran(project: pytest.Pytester) -> None:
         [
             "*- dryci explain -*",
             "tests/test_more.py: no cached results for it yet",
-            "tests/test_new.py: 1 test new or failed before: test_new",
+            "tests/test_new.py: 1 test new, or failed or skipped last time: test_new",
             "tests/test_ops.py: since the cached pass, changed: src/calc/ops.py, tests/test_ops.py;"
             " new dependencies: src/calc/text.py",
         ]

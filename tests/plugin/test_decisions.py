@@ -93,7 +93,7 @@ def test_the_summary_line_reads_like_the_issue_example() -> None:
     assert (
         format_summary(RunCounts(1, 0, 1, 0, files_with_new_or_failed=1, files_not_analyzed=2))
         == "dryci: 1 of 2 tests cached, ~0.0s saved; 1 ran"
-        " (1 file with new or failed tests, 2 files not analyzed)"
+        " (1 file with new, failed or skipped tests, 2 files not analyzed)"
     )
 
 
@@ -118,7 +118,10 @@ def test_explain_covers_files_without_history_and_outside_the_inputs() -> None:
     unchanged = explain_file(FilePlan("t/a.py", H_B), H_A, {"t/a.py": "1"}, {"t/a.py": "1"}, [])
     assert "config, salt or environment changed" in unchanged
     with_entry = FilePlan("t/a.py", H_A, {"0" * 32: 1.0}, 3)
-    assert explain_file(with_entry, None, None, {}, ["b", "a"]) == "2 tests new or failed before: a, b"
+    assert (
+        explain_file(with_entry, None, None, {}, ["b", "a"])
+        == "2 tests new, or failed or skipped last time: a, b"
+    )
 
 
 def test_a_canary_fraction_parses_from_zero_to_one() -> None:

@@ -75,7 +75,7 @@ def test_xdist_workers_skip_what_the_controller_found_and_it_publishes_once(proj
     second.assert_outcomes(passed=1, failed=1, skipped=1)
     assert cached_line(second) == (
         f"dryci: {ALL_TESTS} of {ALL_TESTS + 2} tests cached, ~0.0s saved; 2 ran"
-        " (1 file changed, 1 file with new or failed tests)"
+        " (1 file changed, 1 file with new, failed or skipped tests)"
     )
     third = project.runpytest_subprocess("--dryci", "-n", "2", "-p", "xdist")
     third.assert_outcomes(failed=1, skipped=1)

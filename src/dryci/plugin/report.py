@@ -49,7 +49,7 @@ def format_summary(counts: RunCounts) -> str:
     if counts.files_changed:
         why.append(f"{_plural(counts.files_changed, 'file')} changed")
     if counts.files_with_new_or_failed:
-        why.append(f"{_plural(counts.files_with_new_or_failed, 'file')} with new or failed tests")
+        why.append(f"{_plural(counts.files_with_new_or_failed, 'file')} with new, failed or skipped tests")
     if counts.files_not_analyzed:
         why.append(f"{_plural(counts.files_not_analyzed, 'file')} not analyzed")
     return line + (f" ({', '.join(why)})" if why else "")
@@ -93,4 +93,4 @@ def explain_file(
             return "dependency files unchanged since the cached pass; the config, salt or environment changed"
         return "since the cached pass, " + "; ".join(parts)
     names = sorted(ran_names)
-    return f"{_plural(len(names), 'test')} new or failed before: {_short_list(names)}"
+    return f"{_plural(len(names), 'test')} new, or failed or skipped last time: {_short_list(names)}"
