@@ -108,6 +108,7 @@ async def client_loop(
                 start = time.perf_counter()
                 status, _ = await client.post("/api/v1/publish", body)
                 elapsed = time.perf_counter() - start
+                out["window"] = [min(out["window"][0], start), max(out["window"][1], start + elapsed)]
                 if status == 200:
                     out["publish"].append(elapsed)
                     out["acknowledged"].append(tag)
@@ -124,6 +125,7 @@ async def client_loop(
                 start = time.perf_counter()
                 status, _ = await client.post("/api/v1/query-passed", body)
                 elapsed = time.perf_counter() - start
+                out["window"] = [min(out["window"][0], start), max(out["window"][1], start + elapsed)]
                 if status == 200:
                     out["query"].append(elapsed)
                 else:
@@ -143,7 +145,14 @@ def generator(
     interval: float,
     results: Any,
 ) -> None:
-    out: dict[str, Any] = {"proc": proc, "query": [], "publish": [], "acknowledged": [], "errors": []}
+    out: dict[str, Any] = {
+        "proc": proc,
+        "query": [],
+        "publish": [],
+        "acknowledged": [],
+        "errors": [],
+        "window": [1e300, 0.0],
+    }
 
     async def main() -> None:
         await asyncio.gather(
@@ -181,7 +190,26 @@ def run_load(
     for part in parts:
         for name in merged:
             merged[name] += part[name]
+    # The measured window: first request sent to last answer received, over all generators.
+    merged["seconds"] = max(p["window"][1] for p in parts) - min(p["window"][0] for p in parts)
     return merged
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its direct children (uvicorn workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def verify(url: str, token: str, acknowledged: list[str]) -> int:
@@ -270,17 +298,21 @@ def main() -> int:
         seed(server, p.write)
         if args.crash:
             return crash(server, url, server_args, directory, p.write, args)
+        cpu_before = cpu_seconds(server.process.pid)
         result = run_load(
             server.url, p.write, args.clients, args.seconds, args.publish_ratio, args.rate, args.processes
         )
+        cpu = cpu_seconds(server.process.pid) - cpu_before
         missing = verify(server.url, p.write, result["acknowledged"])
-        q, pub = result["query"], result["publish"]
+        q, pub, window = result["query"], result["publish"], result["seconds"]
         mode = f"paced {args.rate:g}/s" if args.rate else "closed loop"
+        load = os.getloadavg()[0]
         print(
-            f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / args.seconds:,.0f} | "
-            f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / args.seconds:,.0f} | "
+            f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / window:,.0f} | "
+            f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / window:,.0f} | "
             f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
-            f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} |"
+            f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} | "
+            f"{cpu / window:.2f} | {(len(q) + len(pub)) / cpu:,.0f} | {load:.1f} |"
         )
         if q:
             print(f"  queries: n={len(q)} mean={statistics.mean(q) * 1000:.1f} ms", file=sys.stderr)
