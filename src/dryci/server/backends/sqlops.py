@@ -13,14 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 from dryci.protocol import FileEntry, PublishRequest
+from dryci.server.backends.adminsql import AdminStatements
 from dryci.server.backends.base import (
     Principal,
-    Project,
     QueryResult,
-    RunRecord,
     TokenRow,
     UsageDay,
-    User,
     V1Answer,
 )
 from dryci.server.backends.packing import ids_json, merge, unpack, unpack_ids
@@ -29,7 +27,7 @@ TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention c
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
 
 
-class SqlOps:
+class SqlOps(AdminStatements):
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 
@@ -244,213 +242,6 @@ class SqlOps:
                 )
                 for d in sorted(days, key=lambda d: (d.project_id, d.day))
             ],
-        )
-
-    # --- administration ---------------------------------------------------------------------------
-
-    def project_id(self, conn: Conn, name: str) -> int | None:
-        row = self.run(conn, "SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else None
-
-    def create_project(self, conn: Conn, name: str, max_entries: int | None, now: float) -> None:
-        self.run(
-            conn,
-            "INSERT INTO projects (name, max_entries, created_at) VALUES (?, ?, ?)",
-            (name, max_entries, now),
-        )
-
-    def list_projects(self, conn: Conn) -> list[Project]:
-        rows = self.run(
-            conn, "SELECT id, name, created_at, max_entries, revoked_at FROM projects ORDER BY id"
-        )
-        return [Project(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
-
-    def revoke_project(self, conn: Conn, name: str, now: float) -> bool:
-        cur = self.run(
-            conn, "UPDATE projects SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name)
-        )
-        return bool(cur.rowcount)
-
-    def create_user(self, conn: Conn, project_id: int, name: str, now: float) -> None:
-        self.run(
-            conn, "INSERT INTO users (project_id, name, created_at) VALUES (?, ?, ?)", (project_id, name, now)
-        )
-
-    def list_users(self, conn: Conn, project: str | None) -> list[User]:
-        sql = """SELECT u.id, p.name, u.name, u.created_at, u.revoked_at
-                 FROM users u JOIN projects p ON p.id = u.project_id"""
-        rows = (
-            self.run(conn, sql + " WHERE p.name = ? ORDER BY u.id", (project,))
-            if project
-            else self.run(conn, sql + " ORDER BY u.id")
-        )
-        return [User(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
-
-    def user_id(self, conn: Conn, project_id: int, name: str) -> int | None:
-        row = self.run(
-            conn, "SELECT id FROM users WHERE project_id = ? AND name = ?", (project_id, name)
-        ).fetchone()
-        return int(row[0]) if row else None
-
-    def revoke_user(self, conn: Conn, project_id: int, name: str, now: float) -> bool:
-        cur = self.run(
-            conn,
-            "UPDATE users SET revoked_at = ? WHERE project_id = ? AND name = ? AND revoked_at IS NULL",
-            (now, project_id, name),
-        )
-        return bool(cur.rowcount)
-
-    def create_token(
-        self,
-        conn: Conn,
-        project_id: int,
-        user_id: int,
-        token_id: str,
-        token_hash: str,
-        scope: str,
-        namespace: str,
-        expires_at: float | None,
-        now: float,
-    ) -> None:
-        self.run(
-            conn,
-            """INSERT INTO tokens (id, user_id, project_id, token_hash, scope, namespace, created_at,
-                                              expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (token_id, user_id, project_id, token_hash, scope, namespace, now, expires_at),
-        )
-
-    def list_token_ids(self, conn: Conn, project: str | None) -> list[str]:
-        sql = "SELECT t.id FROM tokens t JOIN projects p ON p.id = t.project_id"
-        rows = (
-            self.run(conn, sql + " WHERE p.name = ? ORDER BY t.created_at, t.id", (project,))
-            if project
-            else self.run(conn, sql + " ORDER BY t.created_at, t.id")
-        )
-        return [r[0] for r in rows]
-
-    def revoke_token(self, conn: Conn, token_id: str, now: float) -> bool:
-        cur = self.run(
-            conn, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)
-        )
-        return bool(cur.rowcount)
-
-    def has_any_token(self, conn: Conn) -> bool:
-        return self.run(conn, "SELECT 1 FROM tokens LIMIT 1").fetchone() is not None
-
-    # --- poisoning, retention, reporting ----------------------------------------------------------
-
-    def purge(
-        self, conn: Conn, token_id: str | None, since: float | None, key: str | None, project_id: int | None
-    ) -> int:
-        """Delete every entry a token's publishes touched, or published since a time, or under a key.
-
-        Whole entries go, also ids an honest publish added to them: those tests simply run once more.
-        Returns the number of entries removed.
-        """
-        conds: list[str] = []
-        params: list[Any] = []
-        if token_id is not None:
-            conds.append("b.token_id = ?")
-            params.append(token_id)
-        if since is not None:
-            conds.append("b.created_at >= ?")
-            params.append(since)
-        if key is not None:
-            conds.append("ep.key = ?")
-            params.append(key)
-        if project_id is not None:
-            conds.append("ep.project_id = ?")
-            params.append(project_id)
-        where = " AND ".join(conds) or "1 = 1"
-        rows = self.run(
-            conn,
-            f"""SELECT DISTINCT ep.project_id, ep.namespace, ep.key FROM entry_publishes ep
-                                  JOIN publishes b ON b.id = ep.publish_id WHERE {where}""",
-            params,
-        ).fetchall()
-        return self._delete_entries(conn, rows)
-
-    def _delete_entries(self, conn: Conn, rows: Sequence[Sequence[Any]]) -> int:
-        rows = [tuple(row) for row in rows]
-        self.many(
-            conn, "DELETE FROM entry_publishes WHERE project_id = ? AND namespace = ? AND key = ?", rows
-        )
-        self.many(conn, "DELETE FROM entries WHERE project_id = ? AND namespace = ? AND key = ?", rows)
-        return len(rows)
-
-    def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
-        cutoff = now - max_age_days * 86400.0
-        removed = self._delete_entries(
-            conn,
-            self.run(
-                conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)
-            ).fetchall(),
-        )
-        for project in self.list_projects(conn):
-            cap = project.max_entries if project.max_entries is not None else default_cap
-            if cap is None:
-                continue
-            beyond = self.run(
-                conn,
-                """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
-                                       ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                (project.id, 2**62, cap),
-            ).fetchall()
-            removed += self._delete_entries(conn, beyond)
-        return removed
-
-    def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
-        sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved
-                 FROM usage_daily WHERE day >= ?"""
-        rows = (
-            self.run(conn, sql + " AND project_id = ? ORDER BY project_id, day", (since_day, project_id))
-            if project_id is not None
-            else self.run(conn, sql + " ORDER BY project_id, day", (since_day,))
-        )
-        return [
-            UsageDay(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]))
-            for r in rows
-        ]
-
-    def recent_runs(self, conn: Conn, project_id: int | None, limit: int) -> list[RunRecord]:
-        sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url,
-                        b.created_at, b.keys, b.tests, b.total, b.passed, b.failed, b.skipped,
-                        b.skipped_by_cache, b.seconds_saved
-                 FROM publishes b JOIN projects p ON p.id = b.project_id"""
-        rows = (
-            self.run(
-                conn,
-                sql + " WHERE b.project_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
-                (project_id, limit),
-            )
-            if project_id is not None
-            else self.run(conn, sql + " ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (limit,))
-        )
-        return [
-            RunRecord(
-                id=int(r[0]),
-                project=r[1],
-                namespace=r[2],
-                token_id=r[3],
-                branch=r[4],
-                commit=r[5],
-                run_url=r[6],
-                created_at=float(r[7]),
-                keys=int(r[8]),
-                tests=int(r[9]),
-                total=int(r[10]),
-                passed=int(r[11]),
-                failed=int(r[12]),
-                skipped=int(r[13]),
-                skipped_by_cache=int(r[14]),
-                seconds_saved=float(r[15]),
-            )
-            for r in rows
-        ]
-
-    def count_entries(self, conn: Conn, project_id: int) -> int:
-        return int(
-            self.run(conn, "SELECT COUNT(*) FROM entries WHERE project_id = ?", (project_id,)).fetchone()[0]
         )
 
 
