@@ -172,3 +172,25 @@ def test_api_page_is_human_readable_html(server: LiveServer) -> None:
 def test_unknown_paths_and_methods_answer_json_errors(server: LiveServer) -> None:
     assert httpx.get(server.url + "/api/v3/query").status_code == 404
     assert httpx.get(server.url + "/api/v1/publish").status_code == 405
+
+
+def test_a_broken_database_answers_503_never_500(
+    tmp_path: object, pg_available: bool, pg_schemas: list[str]
+) -> None:
+    import psycopg
+
+    from tests.live_server import live_server
+    from tests.server.conftest import PG_URL, new_pg_url
+
+    url = new_pg_url(pg_available, pg_schemas)
+    with live_server(url, ["--rate-limit", "0"]) as server:
+        p = server.project()
+        assert httpx.get(server.url + "/healthz").status_code == 200
+        schema = pg_schemas[-1]
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        assert httpx.get(server.url + "/healthz").status_code == 503
+        answer = post(server, "/api/v1/query-passed", p.read, {"test_file_hashes": [key(1)]})
+        assert answer.status_code == 503
+        assert answer.json()["detail"].startswith("database unavailable")
+        assert answer.headers["retry-after"] == "5"

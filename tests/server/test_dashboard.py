@@ -137,3 +137,15 @@ def test_an_oversized_login_form_is_refused(tmp_path: Path) -> None:
     with live_server(f"sqlite:///{tmp_path / 'l.db'}", log_dir=tmp_path) as server:
         answer = httpx.post(server.url + "/login", data={"token": "x" * 10_000})
         assert answer.status_code == 413
+
+
+def test_logging_out_forgets_the_session(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    seed(db)
+    with live_server(db, log_dir=tmp_path) as server:
+        token = server.token("webshop", "viewer", "read")
+        with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+            assert 'data-project="webshop"' in browser.post("/login", data={"token": token}).text
+            page = browser.post("/logout").text
+            assert 'name="token"' in page
+            assert "webshop" not in page

@@ -75,7 +75,7 @@ class PostgresBackend(AdminOps):
             except (errors.DeadlockDetected, errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise StoreUnavailable("database write kept conflicting; try again") from None
-            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
                 raise StoreUnavailable(f"database unavailable: {exc}") from None
         raise AssertionError("unreachable")
 
@@ -89,7 +89,7 @@ class PostgresBackend(AdminOps):
                 return fn(pinned)
             with self._pool.connection() as conn:
                 return fn(conn)
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from None
 
     @contextmanager
@@ -105,7 +105,7 @@ class PostgresBackend(AdminOps):
                     yield
                 finally:
                     self._local.conn = None
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from None
 
     def lookup_token(self, token_id: str) -> TokenRow | None:

@@ -133,7 +133,12 @@ class SqliteBackend(AdminOps):
             raise StoreUnavailable("the database writer has stopped")
         future: Future[T] = Future()
         self._queue.put((fn, future))
-        return future.result() if wait else None
+        if not wait:
+            return None
+        try:
+            return future.result()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database write failed: {exc}") from None
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
