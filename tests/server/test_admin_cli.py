@@ -192,3 +192,28 @@ def test_admin_errors_are_one_line_and_exit_2(
     assert err.startswith("dryci admin: error: ")
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_server_applies_retention_and_the_cap_from_its_flags(tmp_path: Path) -> None:
+    from tests.live_server import live_server
+
+    db = f"sqlite:///{tmp_path / 'flags.db'}"
+    backend = open_backend(db)
+    try:
+        backend.create_project("p", None, 0.0)
+        who = _writer(backend, "p", "t")
+        now = time.time()
+        for n, age_days in enumerate((10, 0.5, 0.2, 0.1)):
+            request = PublishRequest({key(n): FileEntry({tid(n): 1.0})})
+            backend.publish(who, request, "v1", now=now - age_days * 86400)
+    finally:
+        backend.close()
+    with live_server(db, ["--retention-days", "5", "--max-entries", "2"], log_dir=tmp_path) as server:
+        reader = server.token("p", "r", "read")
+        deadline = time.monotonic() + 10
+        while True:  # retention runs in the background right after start
+            found = cached(server, reader, [key(n) for n in range(4)])
+            if [bool(ids) for ids in found] == [False, False, True, True] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [bool(ids) for ids in found] == [False, False, True, True]
