@@ -67,6 +67,19 @@ def test_purge_by_token_removes_every_entry_that_token_touched(server: LiveServe
     assert cached(server, p.read, [key(1), key(2), key(3)]) == [[], [], [tid(3)]]
 
 
+def test_provenance_lists_every_publish_that_wrote_a_key(server: LiveServer) -> None:
+    p = server.project()
+    other = server.token(p.project, "mallory", "write")
+    publish(server, p.write, {key(1): [tid(1)]}, branch="main")
+    publish(server, other, {key(1): [tid(2)], key(2): [tid(3)]}, branch="evil")
+    rows = json.loads(server.admin("--json", "provenance", "--hash", key(1), "--project", p.project))
+    assert [(r["token"], r["branch"], r["commit"]) for r in rows] == [
+        (p.write.split("_")[1], "main", "c0ffee"),
+        (other.split("_")[1], "evil", "c0ffee"),
+    ]
+    assert rows[0]["run_url"] == "https://ci.example/1"
+
+
 def test_purge_since_a_time_removes_later_publishes(server: LiveServer) -> None:
     p = server.project()
     publish(server, p.write, {key(1): [tid(1)]})

@@ -77,6 +77,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--hash", dest="key", help="results stored under this KEY (64 hex)")
     p.add_argument("--project", help="only in this project")
 
+    p = groups.add_parser("provenance", help="which publishes (token, branch, commit, run) wrote a key")
+    p.add_argument("--hash", dest="key", required=True, help="the KEY (64 hex)")
+    p.add_argument("--project", help="only in this project")
+
     p = groups.add_parser("retention", help="evict entries now, as the server does hourly")
     p.add_argument("--days", type=float, default=30.0, help="evict entries not read for this many days")
     p.add_argument("--max-entries", type=int, default=None, help="default per-project cap")
@@ -216,6 +220,25 @@ def _purge(args: argparse.Namespace, backend: Backend, now: float) -> int:
     return 0
 
 
+def _provenance(args: argparse.Namespace, backend: Backend, now: float) -> int:
+    if not is_key(args.key):
+        raise ConfigError("expected a key of 64 lowercase hex characters", key="--hash")
+    rows = [
+        {
+            "project": r.project,
+            "namespace": r.namespace,
+            "token": r.token_id,
+            "branch": r.branch,
+            "commit": r.commit,
+            "run_url": r.run_url,
+            "published": format_time(r.created_at),
+        }
+        for r in backend.provenance(args.key, args.project)
+    ]
+    _emit(args, rows)
+    return 0
+
+
 def _retention(args: argparse.Namespace, backend: Backend, now: float) -> int:
     removed = backend.apply_retention(now, args.days, args.max_entries)
     print(json.dumps({"evicted": removed}) if args.json else f"evicted {removed} entries")
@@ -252,6 +275,7 @@ GROUPS: dict[str, Callable[[argparse.Namespace, Backend, float], int]] = {
     "users": _users,
     "tokens": _tokens,
     "purge": _purge,
+    "provenance": _provenance,
     "retention": _retention,
     "usage": _usage,
 }

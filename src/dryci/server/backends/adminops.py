@@ -123,5 +123,12 @@ class AdminOps:
     def recent_runs(self, project_id: int | None, limit: int) -> list[RunRecord]:
         return self._read(lambda c: self.ops.recent_runs(c, project_id, limit))
 
+    def provenance(self, key: str, project: str | None) -> list[RunRecord]:
+        def run(conn: Any) -> list[RunRecord]:
+            project_id = self._project_id(conn, project) if project is not None else None
+            return self.ops.provenance(conn, key, project_id)
+
+        return self._read(run)
+
     def count_entries(self, project_id: int) -> int:
         return self._read(lambda c: self.ops.count_entries(c, project_id))

@@ -185,43 +185,51 @@ class AdminStatements:
             for r in rows
         ]
 
+    RUNS = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url,
+                     b.created_at, b.keys, b.tests, b.total, b.passed, b.failed, b.skipped,
+                     b.skipped_by_cache, b.seconds_saved
+              FROM publishes b JOIN projects p ON p.id = b.project_id"""
+
     def recent_runs(self, conn: Conn, project_id: int | None, limit: int) -> list[RunRecord]:
-        sql = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url,
-                        b.created_at, b.keys, b.tests, b.total, b.passed, b.failed, b.skipped,
-                        b.skipped_by_cache, b.seconds_saved
-                 FROM publishes b JOIN projects p ON p.id = b.project_id"""
-        rows = (
-            self.run(
-                conn,
-                sql + " WHERE b.project_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
-                (project_id, limit),
-            )
-            if project_id is not None
-            else self.run(conn, sql + " ORDER BY b.created_at DESC, b.id DESC LIMIT ?", (limit,))
+        where, params = ("WHERE b.project_id = ?", [project_id]) if project_id is not None else ("", [])
+        rows = self.run(
+            conn, f"{self.RUNS} {where} ORDER BY b.created_at DESC, b.id DESC LIMIT ?", [*params, limit]
         )
-        return [
-            RunRecord(
-                id=int(r[0]),
-                project=r[1],
-                namespace=r[2],
-                token_id=r[3],
-                branch=r[4],
-                commit=r[5],
-                run_url=r[6],
-                created_at=float(r[7]),
-                keys=int(r[8]),
-                tests=int(r[9]),
-                total=int(r[10]),
-                passed=int(r[11]),
-                failed=int(r[12]),
-                skipped=int(r[13]),
-                skipped_by_cache=int(r[14]),
-                seconds_saved=float(r[15]),
-            )
-            for r in rows
-        ]
+        return [_run(r) for r in rows]
+
+    def provenance(self, conn: Conn, key: str, project_id: int | None) -> list[RunRecord]:
+        """Every publish that wrote to ``key``, oldest first."""
+        where = " AND ep.project_id = ?" if project_id is not None else ""
+        rows = self.run(
+            conn,
+            f"""{self.RUNS} JOIN entry_publishes ep ON ep.publish_id = b.id
+                WHERE ep.key = ?{where} ORDER BY b.created_at, b.id""",
+            [key] if project_id is None else [key, project_id],
+        )
+        return [_run(r) for r in rows]
 
     def count_entries(self, conn: Conn, project_id: int) -> int:
         return int(
             self.run(conn, "SELECT COUNT(*) FROM entries WHERE project_id = ?", (project_id,)).fetchone()[0]
         )
+
+
+def _run(r: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        id=int(r[0]),
+        project=r[1],
+        namespace=r[2],
+        token_id=r[3],
+        branch=r[4],
+        commit=r[5],
+        run_url=r[6],
+        created_at=float(r[7]),
+        keys=int(r[8]),
+        tests=int(r[9]),
+        total=int(r[10]),
+        passed=int(r[11]),
+        failed=int(r[12]),
+        skipped=int(r[13]),
+        skipped_by_cache=int(r[14]),
+        seconds_saved=float(r[15]),
+    )
