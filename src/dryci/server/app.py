@@ -1,15 +1,15 @@
 """The HTTP API: v1 (0.1.x wire format), v2, health, metrics, OpenAPI, docs and the dashboard.
 
 Handlers read the raw body themselves (size limit while streaming, strict JSON) and validate it with
-``dryci.protocol``; every failure is a 4xx with ``{"detail": ..., "field": ...}``, never a 500. Database
-work runs in worker threads so the event loop keeps accepting requests.
+``dryci.protocol``; every failure is a 4xx (or a 503 when the database fails) with
+``{"detail": ..., "field": ...}``, never a 500. Publishes and PostgreSQL reads run in worker threads so
+the event loop keeps accepting requests; local SQLite reads run on the loop, cheaper than a thread hop.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,7 +44,6 @@ from dryci.server.ratelimit import RateLimiter
 from dryci.server.recorder import UsageRecorder, day_of
 
 log = logging.getLogger("dryci.server")
-ERRORS = (401, 403, 413, 422, 429, 503)
 
 
 @dataclass
@@ -96,9 +95,6 @@ def _retention_loop(state: ServerState, stop: threading.Event) -> None:
 
 def create_app(backend: Backend, settings: Settings) -> FastAPI:
     """The ASGI app over an open backend; the app closes the backend when it shuts down."""
-    # The SQLite writer thread steps through many short C calls that each give up the GIL; with the
-    # default 5 ms switch interval a busy event loop makes it wait 5 ms for every one of them.
-    sys.setswitchinterval(0.0005)
     state = ServerState(
         backend,
         settings,
