@@ -11,7 +11,7 @@ Scenarios, timed as wall clock of the whole ``pytest`` process:
   plain         pytest without any plugin (the reference cold run)
   cold          first run with the plugin (empty caches): its overhead over plain
   no change     rerun with nothing changed
-  leaf edit     rerun after appending a comment to one leaf module: the project module fewest
+  leaf edit     rerun after appending a function to one leaf module: the project module fewest
                 test files depend on, per the analyzer (the same module for both tools)
 """
 
@@ -142,8 +142,9 @@ def leaf_module(tree: Path) -> tuple[str, int, int]:
 
 
 def edit(tree: Path, module: str) -> None:
+    # A code change, not a comment: testmon ignores comment-only edits, DryCI would not.
     path = tree / module
-    path.write_text(path.read_text() + "\n# edited by bench/plugin_bench.py\n")
+    path.write_text(path.read_text() + "\n\ndef _edited_by_bench():\n    return 1\n")
 
 
 def main(argv: list[str] | None = None) -> int:

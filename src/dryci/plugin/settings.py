@@ -70,12 +70,12 @@ def parse_timeout(value: str | None) -> float:
 
 
 def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) -> Settings:
-    from dryci.store.remote import check_server_url
-
     canary_raw = config.getoption("dryci_canary") or config.getini("dryci_canary") or "0"
     config_raw = config.getoption("dryci_config") or config.getini("dryci_config") or None
     server = env.get("DRYCI_SERVER", "").strip() or None
     if server is not None:
+        from dryci.store.remote import check_server_url  # imports httpx: only when a server is set
+
         try:
             server = check_server_url(server)
         except ConfigError as exc:
