@@ -222,3 +222,14 @@ def test_two_pytest_processes_can_share_the_local_cache_at_once(project: pytest.
     for output in outputs:
         assert "running all tests" not in output and "could not" not in output, output
     project.runpytest("--dryci").assert_outcomes()
+
+
+def test_under_xdist_the_controller_alone_queries_and_publishes_once(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
+    cache = MemoryCache()
+    with serve(cache) as server:
+        env.setenv("DRYCI_SERVER", server.url)
+        project.runpytest_subprocess("--dryci", "-n", "2", "-p", "xdist").assert_outcomes(passed=ALL_TESTS)
+    assert [r.path for r in server.requests] == ["/api/v2/query", "/api/v2/publish"]
+    assert sum(len(e["tests"]) for e in cache.data.values()) == ALL_TESTS
