@@ -195,8 +195,11 @@ def main() -> int:
     overhead_cpu = before.cpu / plain.cpu - 1
     out += [
         "",
-        f"Overhead of `--dryci-verify` over the plain run: {overhead_wall:+.0%} wall, "
-        f"{overhead_cpu:+.0%} CPU.",
+        f"Overhead of `--dryci-verify` over the plain run: {overhead_cpu:+.0%} CPU time "
+        f"({overhead_wall:+.0%} wall; on a shared machine the wall times swing with the other jobs' load, "
+        "CPU time is the comparable figure).",
+        "Isolated mode starts one process per test file that has selected tests: files skipped whole at "
+        "collection (`pytest.importorskip` of an optional dependency) start none, so it checks fewer files.",
         f"Plain run: {plain.summary}.",
         "",
         "Suggested rules (from the first verify run):",
