@@ -103,11 +103,20 @@ def test_a_shared_fixture_counts_for_every_test_file_that_requests_it(project: p
     assert report["path_rules"] == {"tests/conftest.py": {"visit_siblings": ["data/*.json"]}}
 
 
-def test_reads_outside_the_repository_and_writes_are_not_dependencies(project: pytest.Pytester) -> None:
+def test_reads_outside_the_repository_caches_venvs_and_writes_are_not_dependencies(
+    project: pytest.Pytester,
+) -> None:
     write(project, {
-        "pkg/io_user.py": "def roundtrip(path):\n    path.write_text('x')\n    return path.read_text()\n",
-        "tests/test_tmp.py": "import json\nfrom pkg.io_user import roundtrip\n\n\ndef test_tmp(tmp_path):\n"
-                             "    assert roundtrip(tmp_path / 'f.txt') == 'x'\n    assert json.dumps({})\n",
+        ".venv/lib/site-packages/extlib/data.txt": "x",
+        ".pytest_cache/v/note.txt": "x",
+        "pkg/io_user.py": "from pathlib import Path\n\nROOT = Path(__file__).parent.parent\n\n\n"
+                          "def roundtrip(path):\n    path.write_text('x')\n"
+                          "    (ROOT / 'out.log').write_text('written, never read')\n"
+                          "    (ROOT / '.venv/lib/site-packages/extlib/data.txt').read_text()\n"
+                          "    (ROOT / '.pytest_cache/v/note.txt').read_text()\n"
+                          "    return path.read_text()\n",
+        "tests/test_tmp.py": "from pkg.io_user import roundtrip\n\n\ndef test_tmp(tmp_path):\n"
+                             "    assert roundtrip(tmp_path / 'f.txt') == 'x'\n",
     })
     result, report = findings(project)
     result.assert_outcomes(passed=1)
