@@ -144,6 +144,9 @@ def _session_registered(pytester: pytest.Pytester) -> bool:
         (["--dryci-verify-config=nope.yaml"], "ERROR: --dryci-verify-config: */nope.yaml does not exist"),
         (["--dryci"], "ERROR: --dryci-verify runs every test: combine it with --dryci only together with "
                       "--dryci-no-skip"),
+        (["--dryci-verify-isolated", "-p", "xdist", "-n", "2"],
+         "ERROR: --dryci-verify-isolated starts its own processes: use --dryci-verify-jobs N instead of "
+         "-n/--dist"),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_flag(

@@ -105,6 +105,11 @@ class VerifySession:
             raise pytest.UsageError(
                 "--dryci-verify runs every test: combine it with --dryci only together with --dryci-no-skip"
             )
+        if options.isolated and config.getoption("dist", default="no") not in ("no", None):
+            raise pytest.UsageError(
+                "--dryci-verify-isolated starts its own processes: "
+                "use --dryci-verify-jobs N instead of -n/--dist"
+            )
         return cls(config, options, _load_dagger_config(config, options.config_path))
 
     @property
