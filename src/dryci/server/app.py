@@ -8,6 +8,7 @@ the event loop keeps accepting requests; local SQLite reads run on the loop, che
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -26,6 +27,7 @@ from dryci import __version__
 from dryci.exceptions import DryciError, ProtocolError, StoreError, StoreUnavailable
 from dryci.protocol import (
     MAX_BODY_BYTES,
+    PublishRequest,
     decode_v1_publish_request,
     decode_v1_query_request,
     decode_v2_publish_request,
@@ -131,6 +133,21 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     _install_error_handlers(app)
 
+    def authorize(token: str | None, now: float, *, write: bool) -> Principal:
+        if token is None:
+            raise AuthError("missing Authorization: Bearer token")
+        principal = authenticate(backend, token, now)
+        retry = state.limiter.retry_after(principal.token_id, now)
+        if retry is not None:
+            raise ApiError(
+                429,
+                f"rate limit of {settings.rate_limit:g} requests/s per token exceeded",
+                headers={"Retry-After": str(retry)},
+            )
+        if write:
+            require_write(principal)
+        return principal
+
     async def call(request: Request, work: Callable[[Principal, Any, float], Any], *, write: bool) -> Any:
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
@@ -145,17 +162,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                 return checked()
 
         def checked() -> Any:
-            principal = authenticate(backend, token, now)
-            retry = state.limiter.retry_after(principal.token_id, now)
-            if retry is not None:
-                raise ApiError(
-                    429,
-                    f"rate limit of {settings.rate_limit:g} requests/s per token exceeded",
-                    headers={"Retry-After": str(retry)},
-                )
-            if write:
-                require_write(principal)
-            return work(principal, loads_strict(raw), now)
+            return work(authorize(token, now, write=write), loads_strict(raw), now)
 
         if backend.local_reads and not write:
             return run()  # a local SQLite read costs less than the hop to a worker thread
@@ -165,13 +172,33 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         state.metrics.count_query(hits, keys - hits)
         state.recorder.query(principal.project_id, now, hits, keys - hits, stale)
 
-    def publish(principal: Principal, request: Any, api: str, now: float) -> int:
-        stored = backend.publish(principal, request, api, now)
+    def recorded(principal: Principal, request: PublishRequest, now: float, stored: int) -> int:
         state.metrics.count_publish(stored)
         state.recorder.publish(
             principal.project_id, now, stored, request.stats.skipped_by_cache, request.stats.seconds_saved
         )
         return stored
+
+    def publish(principal: Principal, request: PublishRequest, api: str, now: float) -> int:
+        return recorded(principal, request, now, backend.publish(principal, request, api, now))
+
+    async def store(request: Request, decode: Callable[[Any], PublishRequest], api: str) -> int:
+        """Validate and publish; with SQLite on the event loop, awaiting the writer's commit."""
+        submit = getattr(backend, "submit_publish", None)
+        if submit is None:  # PostgreSQL: auth, validation and the transaction in one worker thread
+            stored: int = await call(
+                request, lambda p, data, now: publish(p, decode(data), api, now), write=True
+            )
+            return stored
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise AuthError("missing Authorization: Bearer token")
+        raw = await read_body(request)
+        now = time.time()
+        principal = authorize(token, now, write=True)
+        publish_request = decode(loads_strict(raw))
+        stored = await asyncio.wrap_future(submit(principal, publish_request, api, now))
+        return recorded(principal, publish_request, now, stored)
 
     @app.post(
         "/api/v1/query-passed",
@@ -198,11 +225,8 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         responses=schemas.responses(schemas.EMPTY, 401, 403, 413, 422, 429, 503),
     )
     async def v1_publish(request: Request) -> Response:
-        def work(principal: Principal, data: Any, now: float) -> Any:
-            publish(principal, decode_v1_publish_request(data), "v1", now)
-            return {}
-
-        return _json(await call(request, work, write=True))
+        await store(request, decode_v1_publish_request, "v1")
+        return _json({})
 
     @app.post(
         "/api/v2/query",
@@ -228,10 +252,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503),
     )
     async def v2_publish(request: Request) -> Response:
-        def work(principal: Principal, data: Any, now: float) -> Any:
-            return {"stored": publish(principal, decode_v2_publish_request(data), "v2", now)}
-
-        return _json(await call(request, work, write=True))
+        return _json({"stored": await store(request, decode_v2_publish_request, "v2")})
 
     @app.get(
         "/api/v2/usage",

@@ -111,6 +111,8 @@ class SqliteBackend(AdminOps):
                     result = fn(conn)
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
+                    if isinstance(exc, sqlite3.Error):
+                        exc = StoreUnavailable(f"database write failed: {exc}")
                     outcomes.append((future, None, exc))
                 else:
                     outcomes.append((future, result, None))
@@ -128,17 +130,17 @@ class SqliteBackend(AdminOps):
             else:
                 future.set_result(result)
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T], wait: bool = True) -> T | None:
+    def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue a job for the writer; the future resolves after the commit that includes it."""
         if not self._thread.is_alive():
             raise StoreUnavailable("the database writer has stopped")
         future: Future[T] = Future()
         self._queue.put((fn, future))
-        if not wait:
-            return None
-        try:
-            return future.result()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"database write failed: {exc}") from None
+        return future
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T], wait: bool = True) -> T | None:
+        future = self._submit(fn)
+        return future.result() if wait else None
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -172,9 +174,13 @@ class SqliteBackend(AdminOps):
         return self._read(lambda c: self.ops.query_v1(c, project_id, namespaces, keys, now))
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
-        stored = self._write(lambda c: self.ops.publish(c, principal, request, api, now))
-        assert stored is not None
-        return stored
+        return self.submit_publish(principal, request, api, now).result()
+
+    def submit_publish(
+        self, principal: Principal, request: PublishRequest, api: str, now: float
+    ) -> Future[int]:
+        """Queue a publish without waiting: the app awaits the future on its event loop, no thread blocked."""
+        return self._submit(lambda c: self.ops.publish(c, principal, request, api, now))
 
     def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
         self._write(lambda c: self.ops.touch(c, project_id, items, now))
