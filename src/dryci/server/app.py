@@ -2,8 +2,9 @@
 
 Handlers read the raw body themselves (size limit while streaming, strict JSON) and validate it with
 ``dryci.protocol``; every failure is a 4xx (or a 503 when the database fails) with
-``{"detail": ..., "field": ...}``, never a 500. Publishes and PostgreSQL reads run in worker threads so
-the event loop keeps accepting requests; local SQLite reads run on the loop, cheaper than a thread hop.
+``{"detail": ..., "field": ...}``, never a 500. PostgreSQL work runs in worker threads so the event loop
+keeps accepting requests. With SQLite, reads and the validation of publishes run on the loop (cheaper
+than a thread hop) and a publish awaits the future the writer thread resolves after its commit.
 """
 
 from __future__ import annotations
