@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dryci.verify.paths import PathFilter
 from dryci.verify.recorder import Recorder
 from dryci.verify.tracer import MonitoringTracer
 from dryci.verify.usage import Use
@@ -167,3 +169,20 @@ def test_many_recorders_in_one_process_each_trace_code(project: Path) -> None:
         assert Use("proj/plugins/alpha.py", "runs") in rec.uses[T]
         for name in [m for m in sys.modules if m == "proj" or m.startswith("proj.")]:
             del sys.modules[name]
+
+
+def test_a_module_loaded_from_its_cached_pyc_is_recorded_as_its_source(recorder: Recorder) -> None:
+    importlib.import_module("proj.plugins.alpha")  # writes proj/plugins/__pycache__/alpha.*.pyc
+    del sys.modules["proj.plugins.alpha"]
+    with recorder.window(T):
+        importlib.import_module("proj.plugins.alpha")
+    assert Use("proj/plugins/alpha.py", "imports", None) in recorder.uses[T]
+
+
+def test_the_path_filter_maps_pyc_files_and_drops_ignored_folders(project: Path) -> None:
+    paths = PathFilter(project)
+    cached = importlib.util.cache_from_source(str(project / "proj" / "reader.py"))
+    assert paths.relative(cached) == "proj/reader.py"
+    assert paths.relative(str(project / ".venv" / "lib" / "x.py")) is None
+    assert paths.relative(str(project.parent / "elsewhere.txt")) is None
+    assert paths.relative(str(project / "proj" / "data" / "a.txt")) == "proj/data/a.txt"
