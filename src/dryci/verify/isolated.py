@@ -58,7 +58,7 @@ def _command(config: pytest.Config, targets: list[str], record: Path, dagger_con
         f"--dryci-verify-record={record}",
     ]
     if config.inipath is not None:
-        command.append(f"--config-file={config.inipath}")
+        command += ["-c", str(config.inipath)]
     if config.pluginmanager.hasplugin("xdist"):
         command += ["-p", "no:xdist"]
     if config.getoption("dryci_verify_no_trace"):
