@@ -247,7 +247,7 @@ def timed(command: list[str], cwd: Path) -> Run:
 
 
 def _relations(repo: Path, command: list[str]) -> dict[str, list[str]]:
-    out = repo / ".bench-relations.json"
+    out = Path(tempfile.gettempdir()) / f"dagger-bench-relations-{os.getpid()}.json"
     subprocess.run(
         [*command, "-config", "repo_dagger.yaml", "-out-relations", str(out)],
         cwd=repo,
@@ -316,7 +316,9 @@ def runtime_check(repo: Path, go: Optional[Path], sample: int) -> RuntimeCheck:
 
 
 def superset_check(repo: Path, go: Path) -> tuple[int, int, int, tuple[str, ...]]:
-    ours_file, go_file = repo / ".bench-ours-relations.json", repo / ".bench-go-relations.json"
+    scratch = Path(tempfile.gettempdir())
+    ours_file = scratch / f"dagger-bench-ours-{os.getpid()}.json"
+    go_file = scratch / f"dagger-bench-go-{os.getpid()}.json"
     subprocess.run(
         [str(OURS), "-config", "repo_dagger.yaml", "-out-relations", str(ours_file), "-no-cache"],
         cwd=repo,

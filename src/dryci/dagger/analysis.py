@@ -91,7 +91,9 @@ def analyze(
     """Build the dependency graph from the inputs and hash every input's closure.
 
     ``input_files`` are paths relative to the base dir (default: the config's ``inputs`` globs);
-    ``cache_dir`` holds the persistent per-file cache (None: no persistent cache).
+    ``salt`` goes into every hash: pass ``environment_salt(config, extra)`` to cover the platform, the
+    installed distributions and the ``hash_env`` variables; ``cache_dir`` holds the persistent per-file
+    cache (None: no persistent cache).
     Raises ``AnalysisError`` naming a file that cannot be read.
     """
     # The analysis allocates millions of small tuples and strings and frees nothing cyclic: the cyclic
