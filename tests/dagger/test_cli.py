@@ -249,3 +249,29 @@ def test_dryci_deps_relations_prints_the_graph(
     assert graph["app/core.py"] == ["app/__init__.py", "app/util.py", "lock.txt"]
     assert dryci_main(["deps", "relations", "app/core.py"]) == 0
     assert capsys.readouterr().out.split() == ["app/__init__.py", "app/util.py", "lock.txt"]
+
+
+def test_unwritable_output_and_unknown_recursive_target_exit_2(project: Path, capsys) -> None:
+    config = str(project / "repo_dagger.yaml")
+    code, _, err = _run(["-config", config, "-out-dep-hashes", str(project / "app")], capsys)
+    assert code == 2
+    assert err.startswith(f"repo_dagger: error: {project / 'app'}: cannot write the output file: ")
+    code, _, err = _run(
+        ["-config", config, "-out-recursive-deps", "-", "-out-recursive-deps-for", "nope.py"], capsys
+    )
+    assert code == 2
+    assert err.strip().endswith("-out-recursive-deps-for: 'nope.py' is not an analyzed file")
+
+
+def test_verbose_logs_progress_and_missing_inputs_are_warned(project: Path, capsys) -> None:
+    config = str(project / "repo_dagger.yaml")
+    code, out, err = _run(
+        ["-config", config, "-verbose", "-input-files", "tests/nope.py", "-out-dep-hashes", "-"], capsys
+    )
+    assert code == 0
+    assert out == "{}\n"
+    messages = [line.split(" ", 1)[1] for line in err.splitlines()]
+    assert f"Loading Config: {config}" in messages
+    assert any(m.startswith("Warning: tests/nope.py: not a file under") for m in messages)
+    assert "No input files found." in messages
+    assert messages[-1] == "Done"
