@@ -5,6 +5,7 @@
     dryci deps why TEST FILE            the import chain that makes TEST depend on FILE
     dryci deps stats [--reverse]        closure sizes, or how many tests depend on each file
     dryci deps relations [FILE]         direct dependencies of every analyzed file (JSON), or of FILE
+    dryci deps graph [-o OUT]           the graph in Graphviz DOT (``--graph`` works too); SVG for OUT.svg
 
 The config is found in the current folder or its nearest parent that has one (repo_dagger.yaml,
 repo_dagger.toml, pyproject.toml with [tool.repo_dagger]) unless ``--config`` names one. Printed paths
@@ -16,6 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +38,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="config file (default: found in the current folder)")
     parser.add_argument("--salt", default="", help="extra salt mixed into every hash (like -hash-salt)")
     parser.add_argument("--no-cache", action="store_true", help="ignore the per-file cache")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--graph", action="store_true", help="same as the graph command")
+    parser.add_argument("-o", "--output", metavar="FILE", help="with --graph: write here (.svg needs `dot`)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     hashes = commands.add_parser("hashes", help="dependency hash of each test file")
     hashes.add_argument("files", nargs="*", metavar="FILE", help="test files (default: the config's inputs)")
     hashes.add_argument("--json", action="store_true", help="print one JSON object")
@@ -49,7 +55,61 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     stats.add_argument("--limit", type=int, default=0, help="print only the first N rows")
     relations = commands.add_parser("relations", help="the graph: direct dependencies of each file")
     relations.add_argument("file", nargs="?", metavar="FILE", help="print only this file's dependencies")
+    graph = commands.add_parser("graph", help="the graph in Graphviz DOT, or SVG when OUT ends in .svg")
+    graph.add_argument(
+        "-o", "--output", metavar="OUT", default=argparse.SUPPRESS, help="output file (default: stdout)"
+    )
     return parser
+
+
+def to_dot(analysis: Analysis) -> str:
+    """The dependency graph in Graphviz DOT: an edge per relation (file -> what it needs), test files
+    drawn as boxes. A file every other file needs (a global dependency) gets a note instead of an edge
+    from everything, and self-edges are left out: both only clutter the picture. Sorted, so the same
+    graph always gives the same text."""
+    relations = analysis.relations
+    tests = set(analysis.inputs)
+    everywhere = {
+        dep for dep in relations
+        if len(relations) > 2 and all(dep in deps for path, deps in relations.items() if path != dep)
+    }  # fmt: skip
+    lines = ["digraph dependencies {", "  rankdir=LR;", '  node [shape=ellipse, fontname="Helvetica"];']
+    for path in sorted(relations):
+        if path in tests:
+            style = ' [shape=box, style=filled, fillcolor="#dbeafe"]'
+        elif path in everywhere:
+            style = f" [shape=note, label={_dot_id(path + chr(10) + '(needed by every file)')}]"
+        else:
+            style = ""
+        lines.append(f"  {_dot_id(path)}{style};")
+    for path in sorted(relations):
+        for dep in sorted(set(relations[path]) - everywhere - {path}):
+            lines.append(f"  {_dot_id(path)} -> {_dot_id(dep)};")
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def _dot_id(path: str) -> str:
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _write_graph(dot: str, output: Optional[str], prog: str) -> int:
+    if not output or output in ("-", "/dev/stdout"):
+        print(dot, end="")
+        return 0
+    if not output.endswith(".svg"):
+        Path(output).write_text(dot, encoding="utf-8")
+        return 0
+    executable = shutil.which("dot")
+    if executable is None:
+        message = "writing SVG needs Graphviz's `dot` on PATH; write DOT (-o graph.dot) instead"
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    done = subprocess.run([executable, "-Tsvg", "-o", output], input=dot, text=True, capture_output=True)
+    if done.returncode != 0:
+        print(f"{prog}: error: dot failed: {done.stderr.strip()}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _relative(path: str, base: Path) -> str:
@@ -88,7 +148,13 @@ def _analyze(args: argparse.Namespace, extra_inputs: Optional[list[str]] = None)
 
 
 def main(argv: list[str], prog: str = "dryci deps") -> int:
-    args = _parser(prog).parse_args(argv)
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    if args.graph or args.command == "graph":
+        analysis, _ = _analyze(args)
+        return _write_graph(to_dot(analysis), args.output, prog)
+    if args.command is None:
+        parser.error("a COMMAND (or --graph) is required")
     if args.command == "hashes":
         analysis, _ = _analyze(args, args.files)
         if args.json:
