@@ -2,16 +2,16 @@
 
 This is what keeps module caching from hiding a dependency in the default (single-process) mode: a module
 imported by an earlier test file leaves no import or open event when a later test file uses it, but its
-functions still run. Python 3.12+ uses ``sys.monitoring`` (each code object reported once per window,
-then disabled until the next window); older versions fall back to a profile function, which costs more.
+functions still run. The tracing itself lives in :mod:`dryci.tracing` (shared with precise mode); this
+module only reduces the code objects that ran to their files.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
+
+from dryci.tracing import CodeTracer, MonitoringCodeTracer, ProfileCodeTracer, TOOL_IDS
 
 
 class Tracer(Protocol):
@@ -26,72 +26,40 @@ class Tracer(Protocol):
         ...
 
 
-class ProfileTracer:
+class _FileTracer:
+    def __init__(self, codes: CodeTracer) -> None:
+        self._codes = codes
+
+    def start(self) -> None:
+        self._codes.start()
+
+    def stop(self) -> set[str]:
+        return {code.co_filename for code in self._codes.stop()}
+
+    def close(self) -> None:
+        self._codes.close()
+
+
+class ProfileTracer(_FileTracer):
     """``sys.setprofile``-based: one set insertion per Python call (about 4x slower test code)."""
 
     def __init__(self) -> None:
-        self._files: set[str] = set()
-
-    def start(self) -> None:
-        files: set[str] = set()
-        add = files.add
-
-        # A closure over locals: the cheapest callback Python allows, since it runs on every call.
-        def profile(frame: FrameType, event: str, arg: Any) -> None:
-            if event == "call":
-                add(frame.f_code.co_filename)
-
-        self._files = files
-        sys.setprofile(profile)
-        threading.setprofile(profile)
-
-    def stop(self) -> set[str]:
-        sys.setprofile(None)
-        threading.setprofile(None)
-        files, self._files = self._files, set()
-        return files
-
-    def close(self) -> None:
-        pass
+        super().__init__(ProfileCodeTracer())
 
 
-class MonitoringTracer:
+class MonitoringTracer(_FileTracer):
     """``sys.monitoring``-based (Python 3.12+): each code object costs one callback per window."""
 
     def __init__(self, tool_id: int) -> None:
-        self._tool = tool_id
-        self._files: set[str] = set()
-        self._mon: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before 3.12
-        self._mon.use_tool_id(tool_id, "dryci-verify")
-        self._mon.register_callback(tool_id, self._mon.events.PY_START, self._on_start)
-
-    def _on_start(self, code: Any, offset: int) -> Any:
-        self._files.add(code.co_filename)
-        return self._mon.DISABLE
-
-    def start(self) -> None:
-        self._files = set()
-        self._mon.restart_events()  # re-arm the code objects disabled in the previous window
-        self._mon.set_events(self._tool, self._mon.events.PY_START)
-
-    def stop(self) -> set[str]:
-        self._mon.set_events(self._tool, 0)
-        files, self._files = self._files, set()
-        return files
-
-    def close(self) -> None:
-        # Python 3.12 keeps events and callbacks of a freed tool id: clear them first.
-        self._mon.set_events(self._tool, 0)
-        self._mon.register_callback(self._tool, self._mon.events.PY_START, None)
-        self._mon.free_tool_id(self._tool)
+        super().__init__(MonitoringCodeTracer(tool_id, "dryci-verify"))
 
 
 def make_tracer() -> Tracer | None:
-    """The cheapest tracer this Python offers; None if another tool holds every monitoring slot."""
+    """The cheapest tracer this Python offers (a profile function if every monitoring slot is taken)."""
     mon = getattr(sys, "monitoring", None)
     if mon is None:
         return ProfileTracer()
-    for tool_id in (4, 3, 5, 2, 1, 0):
+    for tool_id in TOOL_IDS:
         if mon.get_tool(tool_id) is None:
             return MonitoringTracer(tool_id)
     return ProfileTracer()
