@@ -1,0 +1,95 @@
+"""Which tests of a test file may still be skipped after its dependency hash changed.
+
+A test is skipped only when every changed file is a Python file whose changes lie entirely inside
+function bodies the test did not execute. Anything else re-runs it, with the first reason found:
+
+- the config, environment salt or a global dependency changed (the salt differs);
+- a file joined or left the closure;
+- a non-Python file changed, or a changed Python file does not parse (now or when recorded);
+- module-level code of a changed Python file changed (class bodies, decorators, defaults, globals);
+- the test executed a function whose body changed;
+- the manifest has no record of the test (it is new, or did not pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+from dryci.precise.manifest import PreciseManifest, content_hash, file_units, keyed
+
+__all__ = ["TestDecision", "decide"]
+
+
+@dataclass(frozen=True)
+class TestDecision:
+    skip: bool
+    reason: str  # why the test re-runs; for a skip, why it may be skipped
+
+
+def _file_wide_change(
+    manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
+) -> tuple[Optional[str], dict[str, str]]:
+    """(a reason every test re-runs, or None; changed unit id -> 'path::qualname')."""
+    if keyed(secret, "salt", salt) != manifest.salt:
+        return "config, environment salt or global dependencies changed", {}
+    current = {keyed(secret, "file", path): path for path in closure}
+    added = sorted(current[fid] for fid in set(current) - set(manifest.files))
+    if added:
+        return f"{added[0]} joined the closure", {}
+    if set(manifest.files) - set(current):
+        return "a file left the closure", {}
+    changed_units: dict[str, str] = {}
+    for fid, path in sorted(current.items(), key=lambda item: item[1]):
+        record = manifest.files[fid]
+        content = closure[path]
+        if content_hash(secret, content) == record.content:
+            continue
+        units = file_units(path, content)
+        if record.module is None or units is None:
+            kind = "Python file that does not parse" if path.endswith(".py") else "non-Python file"
+            return f"{path} changed ({kind})", {}
+        if keyed(secret, "module", units.module_fingerprint) != record.module:
+            return f"{path}: module-level code changed", {}
+        now = {keyed(secret, "unit", path, q): (q, keyed(secret, "fp", fp)) for q, fp in units.fingerprints().items()}
+        if set(now) != set(record.units):
+            return f"{path}: functions added or removed", {}
+        for uid, (qualname, fingerprint) in now.items():
+            if record.units[uid] != fingerprint:
+                changed_units[uid] = f"{path}::{qualname}"
+    return None, changed_units
+
+
+def decide(
+    manifest: PreciseManifest,
+    secret: str,
+    salt: str,
+    closure: Mapping[str, bytes],
+    node_ids: Iterable[str],
+) -> dict[str, TestDecision]:
+    """Per node id: skip, or re-run with the changed unit that causes it.
+
+    ``closure`` maps every file of the test file's current closure to its content; ``salt`` is the
+    current config/environment/global-dependency identity the manifest was recorded under.
+    """
+    everything, changed = _file_wide_change(manifest, secret, salt, closure)
+    shared_hits = sorted(changed[uid] for uid in manifest.shared if uid in changed)
+    decisions = {}
+    for node_id in node_ids:
+        if everything is not None:
+            decisions[node_id] = TestDecision(False, everything)
+            continue
+        if shared_hits:
+            decisions[node_id] = TestDecision(False, f"{shared_hits[0]} changed (ran in setup or collection)")
+            continue
+        executed = manifest.tests.get(keyed(secret, "test", node_id))
+        if executed is None:
+            decisions[node_id] = TestDecision(False, "no precise record of this test")
+            continue
+        hits = sorted(changed[uid] for uid in executed if uid in changed)
+        if hits:
+            decisions[node_id] = TestDecision(False, f"{hits[0]} changed")
+        else:
+            decisions[node_id] = TestDecision(True, "changes lie only in functions this test did not run")
+    return decisions

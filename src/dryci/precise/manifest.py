@@ -1,0 +1,199 @@
+"""The precise manifest of one test file's latest pass, with every name hashed.
+
+A manifest holds, for every file in the test file's closure, its content hash and (for Python files)
+the fingerprints of its module-level code and of each function body; and for every test that passed,
+the units it executed. Paths, qualnames and node ids are keyed with a per-test-file *secret*, derived
+from the test file's identity, so a server that stores manifests learns no names::
+
+    {"version": 1, "salt": H, "files": {FILE: {"content": H, "module": H | null, "units": {UNIT: H}}},
+     "shared": [UNIT, ...], "tests": {TEST: [UNIT, ...]}}
+
+FILE, UNIT, TEST and H are 32 lowercase hex characters. ``shared`` units ran outside any test's call
+phase (collection, imports, fixture setup and teardown) and count as executed by every test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Optional
+
+from dryci.exceptions import AnalysisError, ProtocolError
+from dryci.precise.units import MODULE, ModuleUnits, parse_units
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "FileRecord",
+    "PreciseManifest",
+    "build_manifest",
+    "decode_manifest",
+    "file_units",
+    "identity_key",
+    "identity_secret",
+    "keyed",
+]
+
+MANIFEST_VERSION = 1
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def identity_secret(identity: str) -> str:
+    """The secret names are keyed with; derived from the identity differently from its key."""
+    return hashlib.sha256(b"dryci-precise-secret-v1\0" + identity.encode()).hexdigest()
+
+
+def identity_key(identity: str) -> str:
+    """The lookup key a store sees for a test file's identity (64 hex; reveals neither it nor the secret)."""
+    return hashlib.sha256(b"dryci-precise-key-v1\0" + identity.encode()).hexdigest()
+
+
+def keyed(secret: str, kind: str, *parts: str) -> str:
+    """A 32-hex keyed hash of ``parts``; ``kind`` keeps a path from ever equalling a node id."""
+    message = "\0".join((kind,) + parts).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def content_hash(secret: str, content: bytes) -> str:
+    return hmac.new(secret.encode(), b"content\0" + content, hashlib.sha256).hexdigest()[:32]
+
+
+def is_python(path: str) -> bool:
+    return PurePosixPath(path).suffix == ".py"
+
+
+def file_units(path: str, content: bytes) -> Optional[ModuleUnits]:
+    """The units of a closure file; None for a non-Python file or one that does not parse."""
+    if not is_python(path):
+        return None
+    try:
+        return parse_units(content, path)
+    except AnalysisError:
+        return None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    content: str
+    module: Optional[str]  # None: not Python, or did not parse; any change re-runs every test
+    units: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PreciseManifest:
+    salt: str
+    files: Mapping[str, FileRecord]
+    shared: frozenset[str]
+    tests: Mapping[str, frozenset[str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "salt": self.salt,
+            "files": {
+                fid: {"content": r.content, "module": r.module, "units": dict(sorted(r.units.items()))}
+                for fid, r in sorted(self.files.items())
+            },
+            "shared": sorted(self.shared),
+            "tests": {tid: sorted(units) for tid, units in sorted(self.tests.items())},
+        }
+
+
+def file_record(secret: str, path: str, content: bytes) -> FileRecord:
+    units = file_units(path, content)
+    if units is None:
+        return FileRecord(content_hash(secret, content), None, {})
+    return FileRecord(
+        content_hash(secret, content),
+        keyed(secret, "module", units.module_fingerprint),
+        {keyed(secret, "unit", path, q): keyed(secret, "fp", fp) for q, fp in units.fingerprints().items()},
+    )
+
+
+def build_manifest(
+    secret: str,
+    salt: str,
+    closure: Mapping[str, bytes],
+    shared: Iterable[tuple[str, str]],
+    tests: Mapping[str, Iterable[tuple[str, str]]],
+) -> PreciseManifest:
+    """The manifest of a pass: ``closure`` maps path -> content, units are ``(path, qualname)``.
+
+    Units outside the closure are dropped (the dependency hash does not cover them either); a test
+    that ran a function the closure's current source does not have (the file changed during the
+    run) is left out, so it re-runs next time.
+    """
+    files = {keyed(secret, "file", path): file_record(secret, path, content) for path, content in closure.items()}
+    known = {path: set(files[keyed(secret, "file", path)].units) for path in closure}
+
+    def ids(units: Iterable[tuple[str, str]]) -> Optional[frozenset[str]]:
+        out = set()
+        for path, qualname in units:
+            if path not in known or qualname == MODULE:
+                continue  # module-level code is covered by the file's module fingerprint
+            uid = keyed(secret, "unit", path, qualname)
+            if uid not in known[path]:
+                return None
+            out.add(uid)
+        return frozenset(out)
+
+    shared_ids = ids(shared)
+    if shared_ids is None:
+        # Shared code that no longer matches the source: trust no test of this pass.
+        return PreciseManifest(keyed(secret, "salt", salt), files, frozenset(), {})
+    recorded = {}
+    for node_id, units in tests.items():
+        test_ids = ids(units)
+        if test_ids is not None:
+            recorded[keyed(secret, "test", node_id)] = test_ids - shared_ids
+    return PreciseManifest(keyed(secret, "salt", salt), files, shared_ids, recorded)
+
+
+def _hex(value: object, where: str) -> str:
+    if not isinstance(value, str) or _HEX32.fullmatch(value) is None:
+        raise ProtocolError(f"expected 32 lowercase hex characters, got {value!r:.60}", field=where)
+    return value
+
+
+def _object(value: object, keys: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected an object, got {type(value).__name__}", field=where)
+    if set(value) != keys:
+        missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+        raise ProtocolError(f"expected keys {sorted(keys)} (missing {missing}, unknown {extra})", field=where)
+    return value
+
+
+def _ids(value: object, where: str) -> frozenset[str]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"expected a list, got {type(value).__name__}", field=where)
+    return frozenset(_hex(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected an object, got {type(value).__name__}", field=where)
+    for key in value:
+        _hex(key, f"{where} key")
+    return value
+
+
+def decode_manifest(body: object) -> PreciseManifest:
+    """A manifest from its JSON form; :class:`ProtocolError` naming the field if anything is off."""
+    top = _object(body, {"version", "salt", "files", "shared", "tests"}, "manifest")
+    if top["version"] != MANIFEST_VERSION:
+        raise ProtocolError(f"expected version {MANIFEST_VERSION}, got {top['version']!r:.20}", field="version")
+    files = {}
+    for fid, raw in _mapping(top["files"], "files").items():
+        rec = _object(raw, {"content", "module", "units"}, f"files.{fid}")
+        module = None if rec["module"] is None else _hex(rec["module"], f"files.{fid}.module")
+        units = {
+            uid: _hex(fp, f"files.{fid}.units.{uid}")
+            for uid, fp in _mapping(rec["units"], f"files.{fid}.units").items()
+        }
+        files[fid] = FileRecord(_hex(rec["content"], f"files.{fid}.content"), module, units)
+    tests = {tid: _ids(units, f"tests.{tid}") for tid, units in _mapping(top["tests"], "tests").items()}
+    return PreciseManifest(_hex(top["salt"], "salt"), files, _ids(top["shared"], "shared"), tests)

@@ -1,0 +1,92 @@
+"""Which units of project code ran in a window (a test's call phase, collection, fixture setup...).
+
+The tracer reports code objects; each is mapped once to ``(path, qualname)`` by its file and first line,
+using the units of the file as it is on disk (parsed once per file). A code object outside the project
+root, or in a file that is not Python source, is ignored: the dependency hash covers what lies outside.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import CodeType
+from typing import Optional
+
+from dryci.exceptions import AnalysisError
+from dryci.precise.units import MODULE, ModuleUnits, parse_units
+from dryci.tracing import CodeTracer, make_code_tracer
+
+__all__ = ["Unit", "UnitRecorder", "Window"]
+
+Unit = tuple[str, str]  # (path relative to the root, POSIX; qualname or MODULE)
+
+_THIRD_PARTY = ("site-packages", "dist-packages")
+
+
+@dataclass(frozen=True)
+class Window:
+    """What ran in one window; ``imported`` is true when a project module body ran in it."""
+
+    units: frozenset[Unit]
+    imported: bool
+
+
+class UnitRecorder:
+    """Records project units per window; one tracer for its whole life (``close`` gives it back)."""
+
+    def __init__(self, root: str | os.PathLike[str], tracer: Optional[CodeTracer] = None) -> None:
+        self._root = os.path.abspath(root)
+        self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
+        self._unit_of: dict[CodeType, Optional[Unit]] = {}
+        self._files: dict[str, Optional[ModuleUnits]] = {}
+
+    def start(self) -> None:
+        self._tracer.start()
+
+    def stop(self) -> Window:
+        units: set[Unit] = set()
+        imported = False
+        for code in self._tracer.stop():
+            unit = self._unit(code)
+            if unit is not None:
+                units.add(unit)
+                imported = imported or (code.co_name == "<module>" and unit[1] == MODULE)
+        return Window(frozenset(units), imported)
+
+    def close(self) -> None:
+        self._tracer.close()
+
+    def _unit(self, code: CodeType) -> Optional[Unit]:
+        try:
+            return self._unit_of[code]
+        except KeyError:
+            pass
+        unit: Optional[Unit] = None
+        path = self._relative(code.co_filename)
+        if path is not None:
+            units = self._units(path)
+            # An unparsable file still counts, as module-level code: any change to it re-runs.
+            unit = (path, units.unit_at(code.co_firstlineno) if units is not None else MODULE)
+        self._unit_of[code] = unit
+        return unit
+
+    def _relative(self, filename: str) -> Optional[str]:
+        if not filename.endswith(".py"):
+            return None  # "<string>", "<frozen ...>", compiled templates
+        absolute = os.path.abspath(filename)
+        if not absolute.startswith(self._root + os.sep):
+            return None
+        relative = Path(os.path.relpath(absolute, self._root))
+        if any(part in _THIRD_PARTY or part.startswith(".") for part in relative.parts[:-1]):
+            return None  # a virtualenv or tool directory inside the project
+        return relative.as_posix()
+
+    def _units(self, path: str) -> Optional[ModuleUnits]:
+        if path not in self._files:
+            try:
+                source = Path(self._root, path).read_bytes()
+                self._files[path] = parse_units(source, path)
+            except (OSError, AnalysisError):
+                self._files[path] = None
+        return self._files[path]

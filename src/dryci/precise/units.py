@@ -1,0 +1,109 @@
+"""The units of a Python file: every function or method body, and the module-level code.
+
+A function's *body* is one unit (nested functions and classes inside it belong to it: they only exist
+once the body runs). Everything else is the module-level unit: class bodies, decorators, default
+arguments, signatures, annotations and globals. A change there re-runs every test that imported the
+module, since its effect does not depend on which functions a test called.
+
+Fingerprints come from the AST without positions, so moving code or editing comments changes nothing,
+while any change of what runs (including a docstring, which is a value) does.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import copy
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Union
+
+from dryci.exceptions import AnalysisError
+
+__all__ = ["MODULE", "FunctionUnit", "ModuleUnits", "parse_units"]
+
+MODULE = "<module>"
+"""The qualname standing for a file's module-level unit."""
+
+_Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+# Statements whose bodies still run at module (or class) level when the module is imported.
+_BLOCKS = ("body", "orelse", "finalbody", "handlers")
+
+
+@dataclass(frozen=True)
+class FunctionUnit:
+    """One outermost function or method: its qualified name, body fingerprint and line span."""
+
+    qualname: str
+    fingerprint: str
+    first_line: int  # the first decorator's line: where the function's code object starts
+    last_line: int
+
+
+@dataclass(frozen=True)
+class ModuleUnits:
+    """All units of one file; ``functions`` never overlap and are sorted by line."""
+
+    module_fingerprint: str
+    functions: tuple[FunctionUnit, ...]
+
+    def unit_at(self, line: int) -> str:
+        """The qualname of the function whose code starts at ``line``, or :data:`MODULE`."""
+        starts = [f.first_line for f in self.functions]
+        index = bisect.bisect_right(starts, line) - 1
+        if index >= 0 and self.functions[index].last_line >= line:
+            return self.functions[index].qualname
+        return MODULE
+
+    def fingerprints(self) -> dict[str, str]:
+        return {f.qualname: f.fingerprint for f in self.functions}
+
+
+def _digest(node: ast.AST | list[ast.stmt]) -> str:
+    if isinstance(node, list):
+        text = "\n".join(ast.dump(stmt, include_attributes=False) for stmt in node)
+    else:
+        text = ast.dump(node, include_attributes=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, _Function]]:
+    """Outermost functions defined at this level, also inside if/try/with/for blocks and classes."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + stmt.name, stmt
+        elif isinstance(stmt, ast.ClassDef):
+            yield from _functions(stmt.body, f"{prefix}{stmt.name}.")
+        else:
+            for block in _BLOCKS:
+                inner = getattr(stmt, block, None)
+                if isinstance(inner, list):
+                    inner_stmts = [s for s in inner if isinstance(s, ast.stmt)]
+                    # except handlers are not statements, but hold statement bodies
+                    inner_stmts += [s for h in inner if isinstance(h, ast.excepthandler) for s in h.body]
+                    yield from _functions(inner_stmts, prefix)
+
+
+def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
+    """Split ``source`` into units; :class:`AnalysisError` naming ``filename`` if it does not parse."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
+        raise AnalysisError(f"cannot parse: {exc}", file=filename) from exc
+    skeleton = copy.deepcopy(tree)
+    units: list[FunctionUnit] = []
+    seen: dict[str, int] = {}
+    for qualname, node in _functions(tree.body, ""):
+        # The same name defined twice (if/else branches) gets a numbered second unit.
+        seen[qualname] = seen.get(qualname, 0) + 1
+        if seen[qualname] > 1:
+            qualname = f"{qualname}#{seen[qualname]}"
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        last = node.end_lineno if node.end_lineno is not None else node.lineno
+        units.append(FunctionUnit(qualname, _digest(node.body), first, last))
+    for _, node in _functions(skeleton.body, ""):
+        # The body leaves the module-level unit; signature, decorators and defaults stay in it.
+        node.body = [ast.Pass()]
+    units.sort(key=lambda unit: unit.first_line)
+    return ModuleUnits(_digest(skeleton), tuple(units))
