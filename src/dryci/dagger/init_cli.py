@@ -108,7 +108,7 @@ def replace_toml_table(text: str, table: str) -> str:
         if not inside:
             kept.append(line)
     body = "".join(kept).rstrip("\n")
-    body = re.sub(r"\n# Written by `dryci init`[^\n]*$", "", body)
+    body = re.sub(r"\n# Written by `dryci init`[^\n]*$", "", body).rstrip("\n")
     return (body + "\n\n" if body else "") + table
 
 
