@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import dryci.plugin.session  # noqa: F401  (imported once in the outer process; see tests/plugin/conftest.py)
+import dryci.plugin.session  # imported once in the outer process: see tests/plugin/conftest.py
 from dryci.cli import main as dryci
 from dryci.dagger import analyze, find_config, load_config
 from tests.dagger.layouts import DATA, LAYOUTS, write_layout
