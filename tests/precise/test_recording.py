@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dryci.precise.recording import UnitRecorder
+from dryci.precise.units import MODULE
+from dryci.tracing import ProfileCodeTracer, make_code_tracer
+
+LIB = textwrap.dedent(
+    """
+    def used():
+        return helper() + 1
+
+    def helper():
+        return 1
+
+    def unused():
+        return 2
+
+    class Thing:
+        def method(self):
+            return 3
+
+    def gen():
+        yield 1
+        yield 2
+    """
+)
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(params=["best", "profile"])
+def recorder(request, tmp_path):
+    tracer = make_code_tracer("dryci-test", resume=True) if request.param == "best" else ProfileCodeTracer()
+    rec = UnitRecorder(tmp_path, tracer)
+    yield rec
+    rec.close()
+
+
+def write_lib(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    path = tmp_path / "pkg" / "lib.py"
+    path.write_text(LIB)
+    return path
+
+
+def test_a_window_holds_the_functions_that_ran_and_not_the_others(recorder, tmp_path):
+    lib = load(write_lib(tmp_path), "precise_lib_a")
+    recorder.start()
+    lib.used()
+    lib.Thing().method()
+    window = recorder.stop()
+    assert window.units == {("pkg/lib.py", "used"), ("pkg/lib.py", "helper"), ("pkg/lib.py", "Thing.method")}
+    assert window.imported is False
+
+
+def test_each_window_records_again_what_an_earlier_window_already_saw(recorder, tmp_path):
+    lib = load(write_lib(tmp_path), "precise_lib_b")
+    for _ in range(3):
+        recorder.start()
+        lib.helper()
+        assert recorder.stop().units == {("pkg/lib.py", "helper")}
+
+
+def test_a_generator_resumed_in_a_later_window_counts_there(recorder, tmp_path):
+    lib = load(write_lib(tmp_path), "precise_lib_c")
+    recorder.start()
+    iterator = lib.gen()
+    next(iterator)
+    recorder.stop()
+    recorder.start()
+    next(iterator)
+    assert recorder.stop().units == {("pkg/lib.py", "gen")}
+
+
+def test_importing_a_project_module_in_a_window_is_flagged(recorder, tmp_path):
+    path = write_lib(tmp_path)
+    recorder.start()
+    load(path, "precise_lib_d")
+    window = recorder.stop()
+    assert window.imported is True
+    assert ("pkg/lib.py", MODULE) in window.units
+
+
+def test_code_outside_the_root_or_in_hidden_and_third_party_directories_is_ignored(recorder, tmp_path):
+    for hidden in (".venv/lib/site-packages", "vendor/site-packages"):
+        (tmp_path / hidden).mkdir(parents=True)
+        (tmp_path / hidden / "dep.py").write_text("def f():\n    return 1\n")
+    deps = [load(tmp_path / h / "dep.py", f"precise_dep_{i}") for i, h in enumerate((".venv/lib/site-packages", "vendor/site-packages"))]
+    recorder.start()
+    for dep in deps:
+        dep.f()
+    textwrap.dedent("x")  # standard library code
+    assert recorder.stop().units == frozenset()
+
+
+def test_a_file_that_no_longer_parses_counts_as_module_level_code(recorder, tmp_path):
+    path = write_lib(tmp_path)
+    lib = load(path, "precise_lib_e")
+    path.write_text("def broken(:\n")
+    recorder.start()
+    lib.unused()
+    assert recorder.stop().units == {("pkg/lib.py", MODULE)}
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in Python 3.12")
+def test_python_3_12_records_with_sys_monitoring_and_gives_the_tool_id_back(tmp_path):
+    from dryci.tracing import MonitoringCodeTracer
+
+    tracer = make_code_tracer("dryci-test")
+    assert isinstance(tracer, MonitoringCodeTracer)
+    tracer.close()
+    tracer = make_code_tracer("dryci-test")
+    tracer.close()
