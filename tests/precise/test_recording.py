@@ -90,7 +90,7 @@ def test_importing_a_project_module_in_a_window_is_flagged(recorder, tmp_path):
     recorder.start()
     load(path, "precise_lib_d")
     window = recorder.stop()
-    assert window.imported is True
+    assert window.imported is True, window
     assert ("pkg/lib.py", MODULE) in window.units
 
 
@@ -124,3 +124,11 @@ def test_python_3_12_records_with_sys_monitoring_and_gives_the_tool_id_back(tmp_
     tracer.close()
     tracer = make_code_tracer("dryci-test")
     tracer.close()
+
+
+def test_importing_a_module_does_not_count_as_running_the_function_on_its_first_line(recorder, tmp_path):
+    path = tmp_path / "first.py"
+    path.write_text("def first():\n    return 1\n\nVALUE = 2\n")
+    recorder.start()
+    load(path, "precise_first")
+    assert recorder.stop().units == {("first.py", MODULE)}

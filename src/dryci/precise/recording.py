@@ -66,8 +66,12 @@ class UnitRecorder:
         path = self._relative(code.co_filename)
         if path is not None:
             units = self._units(path)
-            # An unparsable file still counts, as module-level code: any change to it re-runs.
-            unit = (path, units.unit_at(code.co_firstlineno) if units is not None else MODULE)
+            if code.co_name == "<module>" or units is None:
+                # A module's code may start on its first statement (Python < 3.11), which can be a
+                # function's line; an unparsable file counts as module-level code: any change re-runs.
+                unit = (path, MODULE)
+            else:
+                unit = (path, units.unit_at(code.co_firstlineno))
         self._unit_of[code] = unit
         return unit
 
