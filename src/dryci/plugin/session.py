@@ -96,15 +96,18 @@ class DryciSession:
         from dryci.protocol import key_for
 
         path = self.settings.config_path or find_config(self.config.rootpath)
-        if path is None:
-            self.say(
-                f"dryci: no repo_dagger.yaml, repo_dagger.toml or [tool.repo_dagger] in pyproject.toml "
-                f"at {self.config.rootpath}; use --dryci-config {RUNNING_ALL}"
-            )
-            return
         cache_dir = self._cache_dir()
         try:
-            dagger_config = load_config(path)
+            if path is None:
+                # Zero-config: the config `dryci init` would write, inferred in memory.
+                from dryci.dagger.infer import inferred_config
+
+                dagger_config = inferred_config(self.config.rootpath)
+                self.say(
+                    "dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)"
+                )
+            else:
+                dagger_config = load_config(path)
             salt = environment_salt(dagger_config, extra=self.settings.salt)
             self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
         except (DryciError, OSError) as exc:
