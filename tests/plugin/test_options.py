@@ -48,11 +48,11 @@ def test_a_config_elsewhere_can_be_named(project: pytest.Pytester) -> None:
     project.runpytest("--dryci", "--dryci-config", "deps.yaml").assert_outcomes()
 
 
-def test_no_config_at_all_means_one_line_and_every_test_runs(project: pytest.Pytester) -> None:
+def test_no_config_at_all_means_one_line_and_an_inferred_config(project: pytest.Pytester) -> None:
     (project.path / "repo_dagger.yaml").unlink()
     result = project.runpytest("--dryci")
     result.assert_outcomes(passed=ALL_TESTS)
-    result.stdout.fnmatch_lines(["dryci: no repo_dagger.yaml, * (running all tests)"])
+    result.stdout.fnmatch_lines(["dryci: no repo_dagger.yaml; using an inferred config (run `dryci init`*"])
 
 
 def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(
