@@ -259,7 +259,7 @@ def _count(value: object, where: str) -> int:
     return value
 
 
-def _text(value: object, where: str) -> Optional[str]:
+def _text(value: object, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_PROVENANCE_CHARS:
