@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from dryci.precise.decide import decide
-from dryci.precise.manifest import build_manifest, identity_secret
+from dryci.precise.decide import SKIP_BECAUSE, decide
+from dryci.precise.manifest import build_manifest, identity_secret, keyed
 
 SECRET = identity_secret("tests/test_calc.py\0config-1")
 SALT = "env-1"
@@ -145,3 +145,22 @@ def test_a_different_secret_recognises_nothing():
     other = identity_secret("tests/test_other.py\0config-1")
     decisions = decide(manifest(), other, SALT, CLOSURE, NODES)
     assert all(not d.skip for d in decisions.values())
+
+
+def test_a_skipped_test_keeps_its_record_in_the_next_manifest():
+    changed = edited("calc.py", b"return x * 3", b"return x + x + x")
+    first = manifest()
+    assert [d.skip for d in decide(first, SECRET, SALT, changed, NODES).values()] == [True, False]
+    double = keyed(SECRET, "test", NODES[0])
+    carried = {double: first.tests[double] | first.shared}
+    second = build_manifest(SECRET, SALT, changed, (), {NODES[1]: RAN[NODES[1]]}, carried)
+    assert second.tests[double] == first.tests[double]
+    # The next edit, in double(), must re-run the carried test and skip the other.
+    again = decide(second, SECRET, SALT, {**changed, "calc.py": changed["calc.py"].replace(b"x * RATE", b"RATE * x")}, NODES)
+    assert [(d.skip, d.reason) for d in again.values()] == [(False, "calc.py::double changed"), (True, SKIP_BECAUSE)]
+
+
+def test_a_carried_record_naming_a_unit_the_closure_lost_is_dropped():
+    first = manifest()
+    carried = {tid: units | {"f" * 32} for tid, units in first.tests.items()}
+    assert build_manifest(SECRET, SALT, CLOSURE, (), {}, carried).tests == {}

@@ -19,13 +19,18 @@ from typing import Optional
 
 from dryci.precise.manifest import PreciseManifest, content_hash, file_units, keyed
 
-__all__ = ["TestDecision", "decide"]
+__all__ = ["NO_RECORD", "SKIP_BECAUSE", "TestDecision", "decide", "decide_ids", "for_node"]
+
+SKIP_BECAUSE = "changes lie only in functions this test did not run"
 
 
 @dataclass(frozen=True)
 class TestDecision:
     skip: bool
     reason: str  # why the test re-runs; for a skip, why it may be skipped
+
+
+NO_RECORD = TestDecision(False, "no precise record of this test")
 
 
 def _file_wide_change(
@@ -61,6 +66,37 @@ def _file_wide_change(
     return None, changed_units
 
 
+def decide_ids(
+    manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
+) -> tuple[Optional[str], dict[str, TestDecision]]:
+    """Per recorded test id: skip, or re-run with the changed unit that causes it.
+
+    Returns also the reason every test re-runs (then the mapping is empty), so a test the manifest
+    does not know can be told apart: it re-runs with that reason or as "no precise record".
+    """
+    everything, changed = _file_wide_change(manifest, secret, salt, closure)
+    if everything is not None:
+        return everything, {}
+    shared_hits = sorted(changed[uid] for uid in manifest.shared if uid in changed)
+    if shared_hits:
+        return f"{shared_hits[0]} changed (ran in setup or collection)", {}
+    decisions = {}
+    for test_id, executed in manifest.tests.items():
+        hits = sorted(changed[uid] for uid in executed if uid in changed)
+        if hits:
+            decisions[test_id] = TestDecision(False, f"{hits[0]} changed")
+        else:
+            decisions[test_id] = TestDecision(True, SKIP_BECAUSE)
+    return None, decisions
+
+
+def for_node(secret: str, everything: Optional[str], decisions: Mapping[str, TestDecision], node_id: str) -> TestDecision:
+    """The decision for one node id, from :func:`decide_ids`' result."""
+    if everything is not None:
+        return TestDecision(False, everything)
+    return decisions.get(keyed(secret, "test", node_id), NO_RECORD)
+
+
 def decide(
     manifest: PreciseManifest,
     secret: str,
@@ -68,28 +104,10 @@ def decide(
     closure: Mapping[str, bytes],
     node_ids: Iterable[str],
 ) -> dict[str, TestDecision]:
-    """Per node id: skip, or re-run with the changed unit that causes it.
+    """Per node id: skip, or re-run with the reason.
 
     ``closure`` maps every file of the test file's current closure to its content; ``salt`` is the
     current config/environment/global-dependency identity the manifest was recorded under.
     """
-    everything, changed = _file_wide_change(manifest, secret, salt, closure)
-    shared_hits = sorted(changed[uid] for uid in manifest.shared if uid in changed)
-    decisions = {}
-    for node_id in node_ids:
-        if everything is not None:
-            decisions[node_id] = TestDecision(False, everything)
-            continue
-        if shared_hits:
-            decisions[node_id] = TestDecision(False, f"{shared_hits[0]} changed (ran in setup or collection)")
-            continue
-        executed = manifest.tests.get(keyed(secret, "test", node_id))
-        if executed is None:
-            decisions[node_id] = TestDecision(False, "no precise record of this test")
-            continue
-        hits = sorted(changed[uid] for uid in executed if uid in changed)
-        if hits:
-            decisions[node_id] = TestDecision(False, f"{hits[0]} changed")
-        else:
-            decisions[node_id] = TestDecision(True, "changes lie only in functions this test did not run")
-    return decisions
+    everything, decisions = decide_ids(manifest, secret, salt, closure)
+    return {node_id: for_node(secret, everything, decisions, node_id) for node_id in node_ids}

@@ -119,12 +119,16 @@ def build_manifest(
     closure: Mapping[str, bytes],
     shared: Iterable[tuple[str, str]],
     tests: Mapping[str, Iterable[tuple[str, str]]],
+    carried: Mapping[str, frozenset[str]] | None = None,
 ) -> PreciseManifest:
     """The manifest of a pass: ``closure`` maps path -> content, units are ``(path, qualname)``.
 
     Units outside the closure are dropped (the dependency hash does not cover them either); a test
     that ran a function the closure's current source does not have (the file changed during the
     run) is left out, so it re-runs next time.
+
+    ``carried`` (test id -> unit ids, shared units included) keeps the records of tests that precise
+    mode skipped this run: their units did not change, so their record still holds for this closure.
     """
     files = {keyed(secret, "file", path): file_record(secret, path, content) for path, content in closure.items()}
     known = {path: set(files[keyed(secret, "file", path)].units) for path in closure}
@@ -145,6 +149,9 @@ def build_manifest(
         # Shared code that no longer matches the source: trust no test of this pass.
         return PreciseManifest(keyed(secret, "salt", salt), files, frozenset(), {})
     recorded = {}
+    for test_id, unit_ids in (carried or {}).items():
+        if all(any(uid in units for units in known.values()) for uid in unit_ids):
+            recorded[test_id] = frozenset(unit_ids) - shared_ids
     for node_id, units in tests.items():
         test_ids = ids(units)
         if test_ids is not None:
