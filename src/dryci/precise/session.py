@@ -1,0 +1,215 @@
+"""The pytest side of precise mode: decide before the run, record during it, save manifests after.
+
+It rides on the ``--dryci`` session (``dryci``: the plan, the analysis, the results tracker) and only
+adds to it: tests the dependency hash would run are skipped when their manifest allows it, and each
+passing run leaves a manifest for its test files. Under xdist the controller decides per recorded test
+id and sends the decisions to the workers; workers record and send their recordings back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pytest
+
+from dryci.exceptions import StoreUnavailable
+from dryci.precise.context import PreciseContext, make_context, read_closure
+from dryci.precise.decide import TestDecision, decide_ids, for_node
+from dryci.precise.manifest import build_manifest, keyed
+from dryci.precise.runtime import PreciseRecording, Recorded, encode_recorded, merge_recorded
+from dryci.precise.store import LocalManifestStore, ManifestStore
+
+__all__ = ["PRECISE_SKIP_REASON", "PreciseSession"]
+
+PRECISE_SKIP_REASON = "dryci precise: passed before, and none of the code it ran changed"
+
+
+class PreciseSession:
+    def __init__(self, config: pytest.Config, dryci: Any, recording: Optional[PreciseRecording]) -> None:
+        self.config = config
+        self.dryci = dryci
+        self.recording = recording
+        self.is_worker = hasattr(config, "workerinput")
+        self.context: Optional[PreciseContext] = None
+        self.store: Optional[ManifestStore] = None
+        # test file -> (secret, reason every test re-runs or None, test id -> decision)
+        self.decisions: dict[str, tuple[str, Optional[str], dict[str, TestDecision]]] = {}
+        self.reasons: dict[str, str] = {}  # node id -> why it re-ran (files that had a manifest)
+        self.saved: set[str] = set()  # node ids precise mode skipped
+        self.worker_recordings: list[dict[str, Any]] = []
+        self._decided = False
+
+    # -- before the run --------------------------------------------------------------------
+
+    def ensure_decided(self) -> None:
+        if self._decided:
+            return
+        self._decided = True
+        self.dryci.ensure_planned()
+        if self.is_worker:
+            self._load_payload(self.config.workerinput.get("dryci_precise"))  # type: ignore[attr-defined]
+            return
+        plan, analysis = self.dryci.plan, self.dryci.analysis
+        if plan is None or analysis is None:
+            return
+        try:
+            self.context = self._context()
+        except (OSError, Exception) as exc:  # noqa: BLE001 - precise mode must never cost the run
+            self.dryci.say(f"dryci: precise mode is off for this run: {exc}")
+            return
+        self.store = LocalManifestStore(self.dryci._cache_dir() / "precise")
+        if not plan.skip:
+            return
+        for path, file_plan in plan.files.items():
+            if file_plan.fully_cached:
+                continue
+            manifest = self.store.get(self.context.key(path))
+            closure = read_closure(self.dryci.base_dir, analysis, path) if manifest is not None else None
+            if manifest is None or closure is None:
+                continue
+            secret = self.context.secret(path)
+            everything, decisions = decide_ids(manifest, secret, self.context.salt, closure)
+            self.decisions[path] = (secret, everything, decisions)
+
+    def _context(self) -> PreciseContext:
+        from dryci.dagger import environment_salt, find_config, load_config
+
+        settings = self.dryci.settings
+        config_file = settings.config_path or find_config(self.config.rootpath)
+        dagger_config = load_config(config_file)
+        analysis = self.dryci.analysis
+        globals_ = {g: analysis.digests.get(g, "missing") for g in dagger_config.global_deps}
+        salt = environment_salt(dagger_config, extra=settings.salt)
+        return make_context(config_file if config_file and config_file.is_file() else None, salt, globals_)
+
+    def worker_payload(self) -> dict[str, Any]:
+        self.ensure_decided()
+        return {
+            path: [secret, everything, {tid: [d.skip, d.reason] for tid, d in decisions.items()}]
+            for path, (secret, everything, decisions) in self.decisions.items()
+        }
+
+    def _load_payload(self, payload: Optional[dict[str, Any]]) -> None:
+        for path, (secret, everything, decisions) in (payload or {}).items():
+            self.decisions[path] = (
+                secret,
+                everything,
+                {tid: TestDecision(skip, reason) for tid, (skip, reason) in decisions.items()},
+            )
+
+    # -- pytest hooks ----------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.ensure_decided()
+        if self.recording is not None and self.dryci.base_dir is not None:
+            self.recording.attach(self.dryci.base_dir)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+        # trylast: after the dependency-hash cache marked what it skips.
+        for item in items:
+            located = self.dryci.index.get(item.nodeid)
+            if located is None or located[0] not in self.decisions or _skipped(item):
+                continue
+            path, name = located
+            secret, everything, decisions = self.decisions[path]
+            decision = for_node(secret, everything, decisions, f"{path}::{name}")
+            if decision.skip:
+                item.add_marker(pytest.mark.skip(reason=PRECISE_SKIP_REASON))
+            else:
+                self.reasons[item.nodeid] = decision.reason
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker or report.when != "setup" or not report.skipped:
+            return
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3 and PRECISE_SKIP_REASON in str(longrepr[2]):
+            self.saved.add(report.nodeid)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # tryfirst: the --dryci session closes its stores in its own (trylast) sessionfinish.
+        recorded = self.recording.finish() if self.recording is not None else None
+        if self.is_worker:
+            session.config.workeroutput["dryci_precise"] = {  # type: ignore[attr-defined]
+                "recorded": encode_recorded(recorded) if recorded is not None else None,
+                "reasons": self.reasons,
+            }
+            return
+        parts = [r for r in self.worker_recordings if r is not None]
+        if recorded is not None and not parts:
+            parts = [encode_recorded(recorded)]
+        if parts and self.context is not None and self.dryci.settings.publish:
+            self._save(merge_recorded(parts))
+
+    def merge_worker_output(self, output: Optional[dict[str, Any]]) -> None:
+        if not output:
+            return
+        self.worker_recordings.append(output.get("recorded"))
+        self.reasons.update(output.get("reasons") or {})
+
+    # -- after the run ---------------------------------------------------------------------
+
+    def _save(self, recorded: Recorded) -> None:
+        shared, tests = recorded
+        tracker, index = self.dryci.tracker, self.dryci.index
+        passed: dict[str, dict[str, Any]] = {}
+        ran_not_passed: set[str] = set()
+        for nodeid in tracker.node_ids():
+            located = index.get(nodeid)
+            if located is None:
+                continue
+            path, name = located
+            canonical = f"{path}::{name}"
+            if tracker.passed(nodeid) and nodeid in tests:
+                passed.setdefault(path, {})[canonical] = tests[nodeid]
+            elif not (tracker.cached(nodeid) or nodeid in self.saved):
+                ran_not_passed.add(canonical)
+        assert self.context is not None and self.store is not None
+        for path, fresh in sorted(passed.items()):
+            closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path)
+            if closure is None:
+                continue  # a file changed during the run: no manifest rather than a wrong one
+            secret = self.context.secret(path)
+            carried = self._carried(path, secret, closure, set(fresh) | ran_not_passed)
+            manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried)
+            try:
+                self.store.put(self.context.key(path), manifest)
+            except StoreUnavailable as exc:
+                self.dryci.say(f"dryci: could not save a precise manifest: {exc.reason}")
+                return
+
+    def _carried(self, path: str, secret: str, closure: dict[str, bytes], ran: set[str]) -> dict[str, frozenset[str]]:
+        """Records of the previous manifest still true now: tests it would skip that did not run."""
+        assert self.context is not None and self.store is not None
+        old = self.store.get(self.context.key(path))
+        if old is None:
+            return {}
+        everything, decisions = decide_ids(old, secret, self.context.salt, closure)
+        if everything is not None:
+            return {}
+        excluded = {keyed(secret, "test", canonical) for canonical in ran}
+        return {
+            tid: old.tests[tid] | old.shared
+            for tid, decision in decisions.items()
+            if decision.skip and tid not in excluded
+        }
+
+    # -- report ----------------------------------------------------------------------------
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or self.context is None:
+            return
+        terminalreporter.write_line(
+            f"dryci precise: {len(self.saved)} test(s) skipped beyond the dependency hash "
+            f"(the code they ran did not change)"
+        )
+        if self.dryci.settings.explain and self.reasons:
+            terminalreporter.write_sep("-", "dryci precise explain")
+            for nodeid in sorted(self.reasons):
+                terminalreporter.write_line(f"{nodeid}: {self.reasons[nodeid]}")
+
+
+def _skipped(item: Any) -> bool:
+    return any(mark.name == "skip" for mark in item.iter_markers())
