@@ -104,6 +104,8 @@ class PreciseSession:
         self.ensure_decided()
         if self.recording is not None and self.dryci.base_dir is not None:
             self.recording.attach(self.dryci.base_dir)
+            if not self.config.pluginmanager.is_registered(self.recording):
+                self.config.pluginmanager.register(self.recording, "dryci-precise-recording")
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:

@@ -1,0 +1,132 @@
+"""End to end: real pytest runs (pytester) of precise mode on a small project."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.precise.conftest import ALL, data_path, edit, explained, precise_line, ran
+
+HARNESS = """
+import pytest
+from dryci.plugin.session import session_key
+from dryci.precise.runtime import PreciseRecording
+from dryci.precise.session import PreciseSession
+
+RECORDING = PreciseRecording()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    session = PreciseSession(config, config.stash[session_key], RECORDING)
+    config.pluginmanager.register(session, "precise")
+    if config.pluginmanager.hasplugin("xdist"):
+        from dryci.precise.xdist import PreciseXdistHooks
+
+        config.pluginmanager.register(PreciseXdistHooks(session), "precise-xdist")
+"""
+
+
+def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    project.makeconftest(HARNESS)
+    return project.runpytest("--dryci", "--dryci-explain", "-v", *args)
+
+
+def first_pass(project: pytest.Pytester) -> None:
+    result = run(project)
+    result.assert_outcomes(passed=4)
+    assert precise_line(result).startswith("dryci precise: 0 test(s) skipped")
+
+
+def test_an_edit_in_a_function_no_test_ran_skips_every_test(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    result = run(project)
+    result.assert_outcomes(skipped=4)
+    assert precise_line(result).startswith("dryci precise: 4 test(s) skipped beyond the dependency hash")
+
+
+def test_an_edit_in_a_function_a_test_ran_reruns_only_that_test(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "2 * (w + h)", "(w + h) * 2")
+    result = run(project)
+    result.assert_outcomes(passed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
+    assert explained(result) == {"tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"}
+
+
+def test_a_broken_function_fails_the_tests_that_ran_it(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "return w * h * SCALE", "raise RuntimeError('broken')")
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_area"}
+
+
+@pytest.mark.parametrize(
+    "old, new, why",
+    [
+        ("SCALE = 1\n", "SCALE = 1\nEXTRA = 2\n", "src/geo/shapes.py: module-level code changed"),
+        ("def unused(x=1):", "def unused(x=2):", "src/geo/shapes.py: module-level code changed"),
+        ("    sides = 4\n", "    sides = 4\n\n    def name(self):\n        return 'square'\n", "src/geo/shapes.py: module-level code changed"),
+    ],
+    ids=["module-level", "default-argument", "new-method-override"],
+)
+def test_module_level_edits_rerun_every_test(project, old, new, why):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", old, new)
+    result = run(project)
+    assert ran(result) == ALL
+    assert set(explained(result).values()) == {why}
+
+
+def test_a_new_method_override_that_breaks_a_test_is_caught(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "    sides = 4\n", "    sides = 4\n\n    def name(self):\n        return 'square'\n")
+    run(project).assert_outcomes(passed=3, failed=1)
+
+
+def test_a_data_file_change_reruns_every_test(project):
+    first_pass(project)
+    data_path(project).write_text("1 2 3\n")
+    result = run(project)
+    result.assert_outcomes(passed=3, failed=1)
+    assert set(explained(result).values()) == {"tests/data/sizes.txt changed (non-Python file)"}
+
+
+def test_a_global_dependency_change_reruns_every_test(project):
+    first_pass(project)
+    (project.path / "global.cfg").write_text("setting = 2\n")
+    result = run(project)
+    assert ran(result) == ALL
+    assert set(explained(result).values()) == {"config, environment salt or global dependencies changed"}
+
+
+def test_tests_skipped_by_precise_mode_stay_skipped_in_later_runs(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "2 * (w + h)", "(w + h) * 2")
+    run(project).assert_outcomes(passed=1, skipped=3)
+    # Nothing changed: the re-run test is cached by its new hash, the others by their carried records.
+    run(project).assert_outcomes(skipped=4)
+    edit(project, "src/geo/shapes.py", "return w * h * SCALE", "return h * w * SCALE")
+    result = run(project)
+    assert ran(result) == {"tests/test_shapes.py::test_area"}
+
+
+def test_a_test_that_failed_is_never_skipped_by_an_older_record(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "return w * h * SCALE", "raise RuntimeError('broken')")
+    run(project).assert_outcomes(failed=1, skipped=3)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    result = run(project)
+    assert "tests/test_shapes.py::test_area" in ran(result)
+
+
+def test_under_xdist_workers_record_and_the_controller_decides(project):
+    result = run(project, "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=4)
+    edit(project, "src/geo/shapes.py", "2 * (w + h)", "(w + h) * 2")
+    result = run(project, "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
+    assert explained(result) == {"tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"}
+    assert precise_line(result).startswith("dryci precise: 3 test(s) skipped")
