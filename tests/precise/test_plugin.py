@@ -6,29 +6,8 @@ import pytest
 
 from tests.precise.conftest import ALL, data_path, edit, explained, precise_line, ran
 
-HARNESS = """
-import pytest
-from dryci.plugin.session import session_key
-from dryci.precise.runtime import PreciseRecording
-from dryci.precise.session import PreciseSession
-
-RECORDING = PreciseRecording()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config):
-    session = PreciseSession(config, config.stash[session_key], RECORDING)
-    config.pluginmanager.register(session, "precise")
-    if config.pluginmanager.hasplugin("xdist"):
-        from dryci.precise.xdist import PreciseXdistHooks
-
-        config.pluginmanager.register(PreciseXdistHooks(session), "precise-xdist")
-"""
-
-
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    project.makeconftest(HARNESS)
-    return project.runpytest("--dryci", "--dryci-explain", "-v", *args)
+    return project.runpytest("--dryci-precise", "--dryci-explain", "-v", *args)
 
 
 def first_pass(project: pytest.Pytester) -> None:

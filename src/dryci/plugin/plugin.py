@@ -49,7 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FRACTION",
         help="re-run this fraction (e.g. 0.02) of the tests the cache would skip, to catch stale entries.",
     )
+    group.addoption(
+        "--dryci-precise",
+        action="store_true",
+        dest="dryci_precise",
+        help="(implies --dryci) also skip tests whose dependencies changed only inside functions they did not run.",
+    )
     parser.addini("dryci", type="bool", default=False, help="turn DryCI on, like --dryci.")
+    parser.addini("dryci_precise", type="bool", default=False, help="turn precise mode on, like --dryci-precise.")
     parser.addini("dryci_config", default="", help="repo_dagger config path, relative to the rootdir.")
     parser.addini("dryci_canary", default="", help="default for --dryci-canary.")
     parser.addini(
@@ -62,8 +69,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _precise(config: pytest.Config) -> bool:
+    return bool(config.getoption("dryci_precise", False) or config.getini("dryci_precise"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # Precise mode records from before the first conftest imports project code: functions called at
+    # import time must be seen.
+    # Options are not parsed into config.option yet: read the early, partial parse.
+    early = getattr(early_config.known_args_namespace, "dryci_precise", False)
+    if early or early_config.getini("dryci_precise"):
+        from dryci.precise.runtime import PreciseRecording, recording_key
+
+        early_config.stash[recording_key] = PreciseRecording()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if not (config.getoption("dryci_enabled") or config.getini("dryci")):
+    precise = _precise(config)
+    if not (config.getoption("dryci_enabled") or config.getini("dryci") or precise):
         return
     from dryci.plugin.session import DryciSession, session_key
     from dryci.plugin.settings import read_settings
@@ -75,3 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from dryci.plugin.xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(session), SESSION_PLUGIN_NAME + "-xdist")
+    if precise:
+        from dryci.precise.plugin import register_precise
+
+        register_precise(config, session)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from dryci.plugin.selection import SKIP_REASON
+from dryci.precise import PRECISE_SKIP_REASON
 
 __all__ = ["ResultTracker"]
 
@@ -22,7 +23,10 @@ class _Outcome:
 
 def _skipped_by_cache(report: pytest.TestReport) -> bool:
     longrepr = report.longrepr
-    return isinstance(longrepr, tuple) and len(longrepr) == 3 and SKIP_REASON in str(longrepr[2])
+    if not (isinstance(longrepr, tuple) and len(longrepr) == 3):
+        return False
+    # Tests precise mode skipped count as cached too (its own summary line says how many).
+    return SKIP_REASON in str(longrepr[2]) or PRECISE_SKIP_REASON in str(longrepr[2])
 
 
 class ResultTracker:

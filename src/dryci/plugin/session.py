@@ -36,6 +36,8 @@ class DryciSession:
         self.plan: Plan | None = None
         self.base_dir: Path | None = None
         self.analysis: Any = None
+        self.dagger_config: Any = None  # kept for precise mode (its config identity and salt)
+        self.environment_salt = ""
         self.store: Any = None
         self.local: Any = None
         self.canary_seed = secrets.token_hex(8)
@@ -110,6 +112,7 @@ class DryciSession:
                 dagger_config = load_config(path)
             salt = environment_salt(dagger_config, extra=self.settings.salt)
             self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
+            self.dagger_config, self.environment_salt = dagger_config, salt
         except (DryciError, OSError) as exc:
             self.say(f"dryci: {exc} {RUNNING_ALL}")
             return

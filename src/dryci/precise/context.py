@@ -33,10 +33,16 @@ class PreciseContext:
         return identity_secret(self.identity(test_path))
 
 
-def make_context(config_file: Optional[Path], environment_salt: str, global_digests: Mapping[str, str]) -> PreciseContext:
+def make_context(
+    config_file: Optional[Path], config_text: str, environment_salt: str, global_digests: Mapping[str, str]
+) -> PreciseContext:
+    """``config_text`` stands for an inferred config (no file); a config file counts by its content."""
     from dryci.dagger import ALGORITHM_VERSION
 
-    config_digest = hashlib.sha256(config_file.read_bytes()).hexdigest() if config_file is not None else "-"
+    if config_file is not None and config_file.is_file():
+        config_digest = hashlib.sha256(config_file.read_bytes()).hexdigest()
+    else:
+        config_digest = hashlib.sha256(config_text.encode()).hexdigest()
     identity = hashlib.sha256(f"{ALGORITHM_VERSION}\0{environment_salt}\0{config_digest}".encode()).hexdigest()
     globals_part = "\n".join(f"{path}\0{digest}" for path, digest in sorted(global_digests.items()))
     salt = hashlib.sha256(f"{identity}\0{globals_part}".encode()).hexdigest()

@@ -21,7 +21,7 @@ import pytest
 from dryci.precise.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
-__all__ = ["PreciseRecording", "Recorded"]
+__all__ = ["PreciseRecording", "Recorded", "encode_recorded", "merge_recorded", "recording_key"]
 
 Recorded = tuple[frozenset[Unit], dict[str, frozenset[Unit]]]  # (shared units, node id -> units)
 
@@ -84,3 +84,6 @@ def merge_recorded(parts: list[dict[str, Any]]) -> Recorded:
         for nodeid, units in part["tests"].items():
             tests.setdefault(nodeid, set()).update((path, name) for path, name in units)
     return frozenset(shared), {nodeid: frozenset(units) for nodeid, units in tests.items()}
+
+
+recording_key = pytest.StashKey[PreciseRecording]()

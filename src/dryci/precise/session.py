@@ -13,6 +13,7 @@ from typing import Any, Optional
 import pytest
 
 from dryci.exceptions import StoreUnavailable
+from dryci.precise import PRECISE_SKIP_REASON
 from dryci.precise.context import PreciseContext, make_context, read_closure
 from dryci.precise.decide import TestDecision, decide_ids, for_node
 from dryci.precise.manifest import build_manifest, keyed
@@ -20,8 +21,6 @@ from dryci.precise.runtime import PreciseRecording, Recorded, encode_recorded, m
 from dryci.precise.store import LocalManifestStore, ManifestStore
 
 __all__ = ["PRECISE_SKIP_REASON", "PreciseSession"]
-
-PRECISE_SKIP_REASON = "dryci precise: passed before, and none of the code it ran changed"
 
 
 class PreciseSession:
@@ -54,7 +53,7 @@ class PreciseSession:
             return
         try:
             self.context = self._context()
-        except (OSError, Exception) as exc:  # noqa: BLE001 - precise mode must never cost the run
+        except Exception as exc:  # noqa: BLE001 - precise mode must never cost the run
             self.dryci.say(f"dryci: precise mode is off for this run: {exc}")
             return
         self.store = LocalManifestStore(self.dryci._cache_dir() / "precise")
@@ -72,15 +71,11 @@ class PreciseSession:
             self.decisions[path] = (secret, everything, decisions)
 
     def _context(self) -> PreciseContext:
-        from dryci.dagger import environment_salt, find_config, load_config
-
-        settings = self.dryci.settings
-        config_file = settings.config_path or find_config(self.config.rootpath)
-        dagger_config = load_config(config_file)
+        dagger_config = self.dryci.dagger_config
         analysis = self.dryci.analysis
         globals_ = {g: analysis.digests.get(g, "missing") for g in dagger_config.global_deps}
-        salt = environment_salt(dagger_config, extra=settings.salt)
-        return make_context(config_file if config_file and config_file.is_file() else None, salt, globals_)
+        config_file = self.dryci.settings.config_path or _find_config(self.config.rootpath)
+        return make_context(config_file, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_)
 
     def worker_payload(self) -> dict[str, Any]:
         self.ensure_decided()
@@ -215,3 +210,16 @@ class PreciseSession:
 
 def _skipped(item: Any) -> bool:
     return any(mark.name == "skip" for mark in item.iter_markers())
+
+
+def _find_config(root: Any) -> Any:
+    from dryci.dagger import find_config
+
+    return find_config(root)
+
+
+def _portable(dagger_config: Any) -> Any:
+    """The config without its absolute base dir, so machines with other checkout paths agree."""
+    import dataclasses
+
+    return dataclasses.replace(dagger_config, base_dir=".")
