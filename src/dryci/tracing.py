@@ -31,33 +31,38 @@ class CodeTracer(Protocol):
 
 
 class ProfileCodeTracer:
-    """``sys.setprofile``-based fallback for Python < 3.12 (and when every monitoring slot is taken)."""
+    """``sys.setprofile``-based fallback for Python < 3.12 (and when every monitoring slot is taken).
+
+    Threads started while a window is open keep the profile function after it closes, so it adds to
+    whatever window is current (a one-element box), never to a finished one.
+    """
 
     def __init__(self) -> None:
-        self._codes: set[CodeType] = set()
+        self._box: list[set[CodeType] | None] = [None]
 
     def start(self) -> None:
-        codes: set[CodeType] = set()
-        add = codes.add
+        box = self._box
+        box[0] = set()
 
         # A closure over locals: the cheapest callback Python allows, since it runs on every call.
         # "call" also fires when a generator or coroutine resumes.
         def profile(frame: FrameType, event: str, arg: Any) -> None:
             if event == "call":
-                add(frame.f_code)
+                codes = box[0]
+                if codes is not None:
+                    codes.add(frame.f_code)
 
-        self._codes = codes
         sys.setprofile(profile)
         threading.setprofile(profile)
 
     def stop(self) -> set[CodeType]:
         sys.setprofile(None)
         threading.setprofile(None)
-        codes, self._codes = self._codes, set()
-        return codes
+        codes, self._box[0] = self._box[0], None
+        return codes or set()
 
     def close(self) -> None:
-        pass
+        self._box[0] = None
 
 
 class MonitoringCodeTracer:

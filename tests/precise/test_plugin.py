@@ -109,3 +109,58 @@ def test_under_xdist_workers_record_and_the_controller_decides(project):
     assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
     assert explained(result) == {"tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"}
     assert precise_line(result).startswith("dryci precise: 3 test(s) skipped")
+
+
+def test_the_ini_option_turns_precise_mode_on(project):
+    project.makeini("[pytest]\npythonpath = src\ndryci_precise = true\n")
+    project.runpytest().assert_outcomes(passed=4)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    result = project.runpytest()
+    result.assert_outcomes(skipped=4)
+    assert precise_line(result).startswith("dryci precise: 4 test(s) skipped")
+
+
+def test_a_function_a_conftest_calls_at_import_time_counts_for_every_test(project):
+    edit(project, "src/geo/shapes.py", "SCALE = 1\n", "SCALE = 1\n\n\ndef default_scale():\n    return 1\n")
+    (project.path / "tests" / "conftest.py").write_text("from geo.shapes import default_scale\n\nBASE = default_scale()\n")
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "def default_scale():\n    return 1", "def default_scale():\n    return 2")
+    result = run(project)
+    assert ran(result) == ALL
+    assert set(explained(result).values()) == {"src/geo/shapes.py::default_scale changed (ran in setup or collection)"}
+
+
+def test_a_function_a_session_fixture_ran_counts_for_every_test(project):
+    (project.path / "tests" / "conftest.py").write_text(
+        "import pytest\nfrom geo.shapes import unused\n\n\n@pytest.fixture(scope='session', autouse=True)\n"
+        "def prepared():\n    return unused()\n"
+    )
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    result = run(project)
+    assert ran(result) == ALL
+
+
+def test_a_test_that_runs_python_in_a_subprocess_gets_no_record(project):
+    (project.path / "tests" / "test_cli.py").write_text(
+        "import subprocess, sys\n\nimport geo.shapes  # noqa: F401 - puts it in the closure\n\n\ndef test_cli():\n"
+        "    subprocess.run([sys.executable, '-c', 'import geo.shapes; geo.shapes.unused()'], check=True,\n"
+        "                   env={'PYTHONPATH': 'src'})\n"
+    )
+    project.runpytest("--dryci-precise").assert_outcomes(passed=5)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    result = run(project)
+    result.assert_outcomes(passed=1, skipped=4)
+    assert ran(result) == {"tests/test_cli.py::test_cli"}
+
+
+def test_a_python_process_started_by_a_fixture_leaves_the_run_unrecorded(project):
+    (project.path / "tests" / "conftest.py").write_text(
+        "import subprocess, sys\nimport pytest\n\n\n@pytest.fixture(scope='session', autouse=True)\n"
+        "def server():\n    subprocess.run([sys.executable, '-c', 'pass'], check=True)\n"
+    )
+    result = run(project)
+    result.assert_outcomes(passed=4)
+    assert "dryci precise: nothing recorded this run: a process was started outside a test's call phase" in result.stdout.str()
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    run(project).assert_outcomes(passed=4)

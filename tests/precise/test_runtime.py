@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
-from dryci.precise.runtime import merge_recorded
+from dryci.precise.runtime import _runs_python, merge_recorded
 
 CONFTEST = """
 import json
+import sys
 from dryci.precise.runtime import PreciseRecording, encode_recorded
 
 RECORDING = PreciseRecording()
@@ -22,7 +24,7 @@ def pytest_configure(config):
 
 def pytest_sessionfinish(session):
     with open(session.config.rootpath / "recorded.json", "w") as handle:
-        json.dump(encode_recorded(RECORDING.finish()), handle)
+        json.dump(encode_recorded(RECORDING), handle)
 """
 
 LIB = """
@@ -113,3 +115,16 @@ def test_recordings_of_several_processes_merge_with_shared_units_for_all():
         frozenset({("a.py", "f"), ("b.py", "h")}),
         {"t::one": frozenset({("a.py", "g"), ("a.py", "k")}), "t::two": frozenset()},
     )
+
+
+@pytest.mark.parametrize(
+    "args, python",
+    [
+        ((sys.executable, [sys.executable, "-c", "pass"], None, None), True),
+        (("/bin/sh", ["sh", "-c", "python3 -m pkg"], None, None), True),
+        (("uname", ["uname", "-p"], None, None), False),
+        (("git", ["git", "status"], None, None), False),
+    ],
+)
+def test_only_processes_that_run_python_count_as_untraceable(args, python):
+    assert _runs_python(args) is python

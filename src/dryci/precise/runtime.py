@@ -6,6 +6,11 @@ is *shared* and counts as run by every test: collection and imports (module-leve
 results in globals), fixture setup and teardown (a session- or module-scoped fixture computed for one
 test is reused by the next), and any call phase in which a project module was imported.
 
+Code run in another process cannot be traced: a test whose call phase forks or starts a Python
+process (subprocess, ``os.system``, exec, spawn) gets no record and so always re-runs when its
+dependencies change; such a process started outside any call phase (a fixture starting a server)
+leaves the whole run unrecorded.
+
 Known limit, shared with pytest-testmon: state one test's call phase leaves behind (an ``lru_cache``
 filled, a global mutated) and a later test reads is attributed to the first test only.
 """
@@ -13,6 +18,7 @@ filled, a global mutated) and a later test reads is attributed to the first test
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator
 from typing import Any, Optional
 
@@ -21,9 +27,40 @@ import pytest
 from dryci.precise.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
-__all__ = ["PreciseRecording", "Recorded", "encode_recorded", "merge_recorded", "recording_key"]
+__all__ = ["PreciseRecording", "Recorded", "Unrecordable", "encode_recorded", "merge_recorded", "recording_key"]
 
 Recorded = tuple[frozenset[Unit], dict[str, frozenset[Unit]]]  # (shared units, node id -> units)
+
+# Audit events of starting another process; its code runs where no tracer sees it. A fork copies
+# this process (and may run project code there); for the others only a Python program can run
+# project code, which its arguments show (``uname`` from ``platform.platform()`` does not count).
+_FORK_EVENTS = frozenset({"os.fork", "os.forkpty"})
+_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.startfile"})
+_listening: list[PreciseRecording] = []  # the recording the audit hook reports to (the newest)
+_hook_installed = False
+
+
+def _runs_python(args: tuple[Any, ...]) -> bool:
+    text = repr(args).lower()
+    return "python" in text or os.path.basename(sys.executable).lower() in text
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _listening and (event in _FORK_EVENTS or (event in _SPAWN_EVENTS and _runs_python(args))):
+        _listening[-1].spawned = True
+
+
+def _listen(recording: PreciseRecording) -> None:
+    # Audit hooks cannot be removed: install one per process, and point it at the live recording.
+    global _hook_installed
+    if not _hook_installed:
+        sys.addaudithook(_audit)
+        _hook_installed = True
+    _listening.append(recording)
+
+
+class Unrecordable(Exception):
+    """The run cannot be recorded soundly (said once in the summary); no manifest is saved."""
 
 
 class PreciseRecording:
@@ -35,6 +72,10 @@ class PreciseRecording:
         self._shared: set[Unit] = set()
         self._tests: dict[str, set[Unit]] = {}
         self._running = True
+        self.spawned = False
+        self.unrecordable: Optional[str] = None
+        self._untraced: set[str] = set()
+        _listen(self)
         self._tracer.start()
 
     def attach(self, root: str | os.PathLike[str]) -> None:
@@ -45,6 +86,11 @@ class PreciseRecording:
         if self._recorder is None or not self._running:
             return
         window = self._recorder.stop()
+        spawned, self.spawned = self.spawned, False
+        if spawned and owner is not None:
+            self._untraced.add(owner)
+        elif spawned and self.unrecordable is None:
+            self.unrecordable = "a process was started outside a test's call phase (its code cannot be traced)"
         if owner is None or window.imported:
             self._shared.update(window.units)
         else:
@@ -66,20 +112,33 @@ class PreciseRecording:
                 self._tracer.stop()
             self._running = False
             self._tracer.close()
-        return frozenset(self._shared), {nodeid: frozenset(units) for nodeid, units in self._tests.items()}
+            if self in _listening:
+                _listening.remove(self)
+        if self.unrecordable is not None:
+            raise Unrecordable(self.unrecordable)
+        tests = {nodeid: frozenset(units) for nodeid, units in self._tests.items() if nodeid not in self._untraced}
+        return frozenset(self._shared), tests
 
 
-def encode_recorded(recorded: Recorded) -> dict[str, Any]:
-    """A JSON-able form, for sending a worker's recording to the xdist controller."""
-    shared, tests = recorded
+def encode_recorded(recording: PreciseRecording) -> dict[str, Any]:
+    """Finish ``recording`` and return it JSON-able (xdist workers send this to the controller)."""
+    try:
+        shared, tests = recording.finish()
+    except Unrecordable as exc:
+        return {"unrecordable": str(exc)}
     return {"shared": sorted(shared), "tests": {nodeid: sorted(units) for nodeid, units in tests.items()}}
 
 
 def merge_recorded(parts: list[dict[str, Any]]) -> Recorded:
-    """Several processes' recordings as one; every process's shared units count for every test."""
+    """Several processes' recordings as one; every process's shared units count for every test.
+
+    :class:`Unrecordable` if any process could not record soundly.
+    """
     shared: set[Unit] = set()
     tests: dict[str, set[Unit]] = {}
     for part in parts:
+        if "unrecordable" in part:
+            raise Unrecordable(part["unrecordable"])
         shared.update((path, name) for path, name in part["shared"])
         for nodeid, units in part["tests"].items():
             tests.setdefault(nodeid, set()).update((path, name) for path, name in units)

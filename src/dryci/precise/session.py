@@ -17,7 +17,7 @@ from dryci.precise import PRECISE_SKIP_REASON
 from dryci.precise.context import PreciseContext, make_context, read_closure
 from dryci.precise.decide import TestDecision, decide_ids, for_node
 from dryci.precise.manifest import build_manifest, keyed
-from dryci.precise.runtime import PreciseRecording, Recorded, encode_recorded, merge_recorded
+from dryci.precise.runtime import PreciseRecording, Recorded, Unrecordable, encode_recorded, merge_recorded
 from dryci.precise.store import LocalManifestStore, ManifestStore
 
 __all__ = ["PRECISE_SKIP_REASON", "PreciseSession"]
@@ -36,6 +36,7 @@ class PreciseSession:
         self.reasons: dict[str, str] = {}  # node id -> why it re-ran (files that had a manifest)
         self.saved: set[str] = set()  # node ids precise mode skipped
         self.worker_recordings: list[dict[str, Any]] = []
+        self.unrecorded: Optional[str] = None  # why no manifest was saved this run
         self._decided = False
 
     # -- before the run --------------------------------------------------------------------
@@ -127,18 +128,23 @@ class PreciseSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         # tryfirst: the --dryci session closes its stores in its own (trylast) sessionfinish.
-        recorded = self.recording.finish() if self.recording is not None else None
+        recorded = encode_recorded(self.recording) if self.recording is not None else None
         if self.is_worker:
             session.config.workeroutput["dryci_precise"] = {  # type: ignore[attr-defined]
-                "recorded": encode_recorded(recorded) if recorded is not None else None,
+                "recorded": recorded,
                 "reasons": self.reasons,
             }
             return
-        parts = [r for r in self.worker_recordings if r is not None]
-        if recorded is not None and not parts:
-            parts = [encode_recorded(recorded)]
-        if parts and self.context is not None and self.dryci.settings.publish:
-            self._save(merge_recorded(parts))
+        # Under xdist the workers ran the tests: the controller's own recording holds none of them.
+        parts = [r for r in self.worker_recordings if r is not None] or ([recorded] if recorded else [])
+        if not parts or self.context is None or not self.dryci.settings.publish:
+            return
+        try:
+            merged = merge_recorded(parts)
+        except Unrecordable as exc:
+            self.unrecorded = str(exc)
+            return
+        self._save(merged)
 
     def merge_worker_output(self, output: Optional[dict[str, Any]]) -> None:
         if not output:
@@ -202,6 +208,8 @@ class PreciseSession:
             f"dryci precise: {len(self.saved)} test(s) skipped beyond the dependency hash "
             f"(the code they ran did not change)"
         )
+        if self.unrecorded:
+            terminalreporter.write_line(f"dryci precise: nothing recorded this run: {self.unrecorded}")
         if self.dryci.settings.explain and self.reasons:
             terminalreporter.write_sep("-", "dryci precise explain")
             for nodeid in sorted(self.reasons):
