@@ -89,9 +89,11 @@ def test_comments_blank_lines_and_moves_change_no_fingerprint():
     assert units_of(BASE).fingerprints() == units_of(moved).fingerprints()
 
 
-def test_a_docstring_is_part_of_the_body():
+def test_a_docstring_is_module_level_since_it_is_read_without_calling_the_function():
     documented = BASE.replace("def deco(f):\n", 'def deco(f):\n    """Doc."""\n')
-    assert units_of(BASE).fingerprints()["deco"] != units_of(documented).fingerprints()["deco"]
+    redocumented = documented.replace('"""Doc."""', '"""Other."""')
+    assert units_of(documented).fingerprints() == units_of(redocumented).fingerprints()
+    assert units_of(documented).module_fingerprint != units_of(redocumented).module_fingerprint
 
 
 def test_code_maps_to_the_function_that_holds_its_first_line():

@@ -6,7 +6,8 @@ arguments, signatures, annotations and globals. A change there re-runs every tes
 module, since its effect does not depend on which functions a test called.
 
 Fingerprints come from the AST without positions, so moving code or editing comments changes nothing,
-while any change of what runs (including a docstring, which is a value) does.
+while any change of what runs does. A function's docstring counts as module-level: it is read
+without calling the function.
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, _Functi
                     yield from _functions(inner_stmts, prefix)
 
 
+def _docstring(node: _Function) -> bool:
+    first = node.body[0] if node.body else None
+    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+
+
 def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     """Split ``source`` into units; :class:`AnalysisError` naming ``filename`` if it does not parse."""
     try:
@@ -101,9 +107,11 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
             qualname = f"{qualname}#{seen[qualname]}"
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         last = node.end_lineno if node.end_lineno is not None else node.lineno
-        units.append(FunctionUnit(qualname, _digest(node.body), first, last))
+        body = node.body[1:] if _docstring(node) else node.body
+        units.append(FunctionUnit(qualname, _digest(body), first, last))
     for _, node in _functions(skeleton.body, ""):
-        # The body leaves the module-level unit; signature, decorators and defaults stay in it.
-        node.body = [ast.Pass()]
+        # The body leaves the module-level unit; signature, decorators, defaults and the docstring
+        # (``__doc__`` is read without calling the function: help(), doctest collection) stay in it.
+        node.body = node.body[:1] + [ast.Pass()] if _docstring(node) else [ast.Pass()]
     units.sort(key=lambda unit: unit.first_line)
     return ModuleUnits(_digest(skeleton), tuple(units))
