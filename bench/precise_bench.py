@@ -96,7 +96,20 @@ def prepare() -> Path:
     (pristine / "pytest.ini").write_text("[pytest]\n")
     if not PY.exists():
         sh("env", "PYENV_VERSION=3.12.1", "python", "-m", "venv", VENV)
-        sh(PY, "-m", "pip", "install", "--quiet", "pytest", "pytest-testmon", "numpy", "scipy", "PyYAML", "wcmatch", "httpx")
+        sh(
+            PY,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "pytest",
+            "pytest-testmon",
+            "numpy",
+            "scipy",
+            "PyYAML",
+            "wcmatch",
+            "httpx",
+        )
     return pristine
 
 
@@ -140,10 +153,18 @@ def insert_first(tree: Path, module: str, function: str, statement: str) -> str:
     path = tree / module
     text = path.read_text()
     node = next(
-        n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function
+        n
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function
     )
     body = node.body
-    first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) else body[0]
+    first = (
+        body[1]
+        if len(body) > 1
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        else body[0]
+    )
     lines = text.splitlines(keepends=True)
     indent = " " * first.col_offset
     lines.insert(first.lineno - 1, f"{indent}{statement}\n")
@@ -153,7 +174,9 @@ def insert_first(tree: Path, module: str, function: str, statement: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--edits", type=int, default=5, help="how many scripted edits (default 5, at most 10)")
+    parser.add_argument(
+        "--edits", type=int, default=5, help="how many scripted edits (default 5, at most 10)"
+    )
     edits = TARGETS[: parser.parse_args(argv).edits]
     pristine = prepare()
 
@@ -198,40 +221,54 @@ def pct(value: float, base: float) -> str:
 
 def write_results(plain: Run, dryci: Run, precise: Run, testmon: Run, rows: list) -> None:
     version = subprocess.run(
-        [str(PY), "-c", "import pytest, importlib.metadata as m; print(pytest.__version__, m.version('pytest-testmon'))"],
+        [
+            str(PY),
+            "-c",
+            "import pytest, importlib.metadata as m; print(pytest.__version__, m.version('pytest-testmon'))",
+        ],
         capture_output=True,
         text=True,
     ).stdout.split()
+    pytest_version = version[0] if version else "?"
+    testmon_version = version[1] if len(version) > 1 else "?"
+
+    def row(label: str, r: Run) -> str:
+        return f"| {label} | {r.cpu:.1f} s | {pct(r.cpu, plain.cpu)} | {r.seconds:.1f} s | {r.summary} |"
+
     out = [
         "# Benchmark: `pytest --dryci-precise` vs pytest-testmon on networkx",
         "",
-        f"Produced by `.venv/bin/python bench/precise_bench.py --edits {len(rows)}` (one run, both tools side by side;",
-        f"a sample of {len(rows)} scripted edits, not the 20 the issue asks for).",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs; the tests run on Python 3.12",
-        f"(`sys.monitoring`), pytest {version[0] if version else '?'}, pytest-testmon {version[1] if len(version) > 1 else '?'}.",
+        f"Produced by `.venv/bin/python bench/precise_bench.py --edits {len(rows)}` (one run, both tools",
+        f"side by side; a sample of {len(rows)} scripted edits, not the 20 the issue asks for).",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs; the tests run on",
+        f"Python 3.12 (`sys.monitoring`), pytest {pytest_version}, pytest-testmon {testmon_version}.",
         "",
         "## Recording overhead (cold caches)",
         "",
         "| run | CPU | vs plain | wall | pytest summary |",
         "|---|---:|---:|---:|---|",
         f"| plain pytest | {plain.cpu:.1f} s | | {plain.seconds:.1f} s | {plain.summary} |",
-        f"| `--dryci` (analysis, no recording) | {dryci.cpu:.1f} s | {pct(dryci.cpu, plain.cpu)} | {dryci.seconds:.1f} s | {dryci.summary} |",
-        f"| `--dryci-precise` (recording) | {precise.cpu:.1f} s | {pct(precise.cpu, plain.cpu)} | {precise.seconds:.1f} s | {precise.summary} |",
-        f"| `--testmon` (coverage) | {testmon.cpu:.1f} s | {pct(testmon.cpu, plain.cpu)} | {testmon.seconds:.1f} s | {testmon.summary} |",
+        row("`--dryci` (analysis, no recording)", dryci),
+        row("`--dryci-precise` (recording)", precise),
+        row("`--testmon` (coverage)", testmon),
         "",
         f"Recording alone: `--dryci-precise` vs `--dryci`: {pct(precise.cpu, dryci.cpu)} CPU.",
         "",
         "## Scripted one-function edits",
         "",
-        "Soundness: the function made to raise; `failing` = tests failing in a plain full run, `precise re-ran`",
-        "= tests precise mode ran after the same edit; a false skip is a failing test precise mode skipped.",
-        "Selectivity: a statement added at the top of the function body, in both trees; tests re-run.",
+        "Soundness: the function made to raise; `failing` = tests failing in a plain full run,",
+        "`precise re-ran` = tests precise mode ran after the same edit; a false skip is a failing test",
+        "precise mode skipped. Selectivity: a statement added at the top of the function body, in both",
+        "trees; tests re-run.",
         "",
-        "| function | failing (full run) | precise re-ran (broken) | false skips | precise re-ran (edit) | testmon re-ran (edit) |",
+        "| function | failing (full run) | precise re-ran (broken) | false skips "
+        "| precise re-ran (edit) | testmon re-ran (edit) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, failing, reran, missed, p_edit, t_edit in rows:
-        out.append(f"| {label} | {failing} | {reran} | {len(missed)} | {len(p_edit.ran)} | {len(t_edit.ran)} |")
+        out.append(
+            f"| {label} | {failing} | {reran} | {len(missed)} | {len(p_edit.ran)} | {len(t_edit.ran)} |"
+        )
     total_missed = sum(len(r[3]) for r in rows)
     out += ["", f"False skips in total: {total_missed}."]
     for label, _, _, missed, _, _ in rows:

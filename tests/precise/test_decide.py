@@ -6,7 +6,7 @@ from dryci.precise.manifest import build_manifest, identity_secret, keyed
 SECRET = identity_secret("tests/test_calc.py\0config-1")
 SALT = "env-1"
 
-CALC = b'''\
+CALC = b"""\
 RATE = 2
 
 def double(x):
@@ -18,9 +18,9 @@ def triple(x):
 class Box:
     def size(self, scale=1):
         return 4 * scale
-'''
+"""
 
-TESTS = b'''\
+TESTS = b"""\
 from calc import double, triple
 
 def test_double():
@@ -28,7 +28,7 @@ def test_double():
 
 def test_triple():
     assert triple(2) == 6
-'''
+"""
 
 CLOSURE = {"calc.py": CALC, "tests/test_calc.py": TESTS, "data/table.csv": b"a,b\n"}
 RAN = {
@@ -84,7 +84,13 @@ def test_a_default_argument_change_reruns_every_test():
 
 
 def test_a_new_method_override_in_a_class_reruns_every_test():
-    out = run(edited("calc.py", b"        return 4 * scale\n", b"        return 4 * scale\n\n    def __len__(self):\n        return 1\n"))
+    out = run(
+        edited(
+            "calc.py",
+            b"        return 4 * scale\n",
+            b"        return 4 * scale\n\n    def __len__(self):\n        return 1\n",
+        )
+    )
     assert out["test_double"] == (False, "calc.py: module-level code changed")
 
 
@@ -124,9 +130,15 @@ def test_a_file_that_did_not_parse_when_recorded_reruns_every_test_once_it_chang
 
 def test_a_change_in_code_that_ran_during_setup_or_collection_reruns_every_test():
     decisions = decide(
-        manifest(shared=[("calc.py", "triple")]), SECRET, SALT, edited("calc.py", b"return x * 3", b"return 3 * x"), NODES
+        manifest(shared=[("calc.py", "triple")]),
+        SECRET,
+        SALT,
+        edited("calc.py", b"return x * 3", b"return 3 * x"),
+        NODES,
     )
-    assert [d.reason for d in decisions.values()] == ["calc.py::triple changed (ran in setup or collection)"] * 2
+    assert [d.reason for d in decisions.values()] == [
+        "calc.py::triple changed (ran in setup or collection)"
+    ] * 2
 
 
 def test_a_test_without_a_record_reruns():
@@ -156,8 +168,17 @@ def test_a_skipped_test_keeps_its_record_in_the_next_manifest():
     second = build_manifest(SECRET, SALT, changed, (), {NODES[1]: RAN[NODES[1]]}, carried)
     assert second.tests[double] == first.tests[double]
     # The next edit, in double(), must re-run the carried test and skip the other.
-    again = decide(second, SECRET, SALT, {**changed, "calc.py": changed["calc.py"].replace(b"x * RATE", b"RATE * x")}, NODES)
-    assert [(d.skip, d.reason) for d in again.values()] == [(False, "calc.py::double changed"), (True, SKIP_BECAUSE)]
+    again = decide(
+        second,
+        SECRET,
+        SALT,
+        {**changed, "calc.py": changed["calc.py"].replace(b"x * RATE", b"RATE * x")},
+        NODES,
+    )
+    assert [(d.skip, d.reason) for d in again.values()] == [
+        (False, "calc.py::double changed"),
+        (True, SKIP_BECAUSE),
+    ]
 
 
 def test_a_carried_record_naming_a_unit_the_closure_lost_is_dropped():

@@ -8,7 +8,10 @@ from dryci.exceptions import ProtocolError
 from dryci.precise.manifest import build_manifest, decode_manifest, identity_key, identity_secret
 
 SECRET = identity_secret("tests/test_a.py\0cfg")
-CLOSURE = {"pkg/core.py": b"def secret_function():\n    return 1\n", "tests/test_a.py": b"def test_a():\n    pass\n"}
+CLOSURE = {
+    "pkg/core.py": b"def secret_function():\n    return 1\n",
+    "tests/test_a.py": b"def test_a():\n    pass\n",
+}
 RAN = {"tests/test_a.py::test_a": [("pkg/core.py", "secret_function"), ("tests/test_a.py", "test_a")]}
 
 
@@ -55,7 +58,10 @@ def test_shared_units_are_not_repeated_per_test():
         (lambda b: b.update(salt="xyz"), "salt"),
         (lambda b: b.update(shared="abc"), "shared"),
         (lambda b: b.update(tests={"NOTHEX": []}), "tests key"),
-        (lambda b: b["files"].update({"0" * 32: {"content": "0" * 32, "module": 5, "units": {}}}), "files.%s.module" % ("0" * 32)),
+        (
+            lambda b: b["files"].update({"0" * 32: {"content": "0" * 32, "module": 5, "units": {}}}),
+            "files.%s.module" % ("0" * 32),
+        ),
         (lambda b: b["files"].update({"0" * 32: []}), "files.%s" % ("0" * 32)),
     ],
 )

@@ -6,6 +6,7 @@ import pytest
 
 from tests.precise.conftest import ALL, data_path, edit, explained, precise_line, ran
 
+
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.runpytest("--dryci-precise", "--dryci-explain", "-v", *args)
 
@@ -30,7 +31,9 @@ def test_an_edit_in_a_function_a_test_ran_reruns_only_that_test(project):
     result = run(project)
     result.assert_outcomes(passed=1, skipped=3)
     assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
-    assert explained(result) == {"tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"}
+    assert explained(result) == {
+        "tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"
+    }
 
 
 def test_a_broken_function_fails_the_tests_that_ran_it(project):
@@ -46,7 +49,11 @@ def test_a_broken_function_fails_the_tests_that_ran_it(project):
     [
         ("SCALE = 1\n", "SCALE = 1\nEXTRA = 2\n", "src/geo/shapes.py: module-level code changed"),
         ("def unused(x=1):", "def unused(x=2):", "src/geo/shapes.py: module-level code changed"),
-        ("    sides = 4\n", "    sides = 4\n\n    def name(self):\n        return 'square'\n", "src/geo/shapes.py: module-level code changed"),
+        (
+            "    sides = 4\n",
+            "    sides = 4\n\n    def name(self):\n        return 'square'\n",
+            "src/geo/shapes.py: module-level code changed",
+        ),
     ],
     ids=["module-level", "default-argument", "new-method-override"],
 )
@@ -60,7 +67,12 @@ def test_module_level_edits_rerun_every_test(project, old, new, why):
 
 def test_a_new_method_override_that_breaks_a_test_is_caught(project):
     first_pass(project)
-    edit(project, "src/geo/shapes.py", "    sides = 4\n", "    sides = 4\n\n    def name(self):\n        return 'square'\n")
+    edit(
+        project,
+        "src/geo/shapes.py",
+        "    sides = 4\n",
+        "    sides = 4\n\n    def name(self):\n        return 'square'\n",
+    )
     run(project).assert_outcomes(passed=3, failed=1)
 
 
@@ -107,7 +119,9 @@ def test_under_xdist_workers_record_and_the_controller_decides(project):
     result = run(project, "-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=1, skipped=3)
     assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
-    assert explained(result) == {"tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"}
+    assert explained(result) == {
+        "tests/test_shapes.py::test_perimeter": "src/geo/shapes.py::perimeter changed"
+    }
     assert precise_line(result).startswith("dryci precise: 3 test(s) skipped")
 
 
@@ -122,12 +136,21 @@ def test_the_ini_option_turns_precise_mode_on(project):
 
 def test_a_function_a_conftest_calls_at_import_time_counts_for_every_test(project):
     edit(project, "src/geo/shapes.py", "SCALE = 1\n", "SCALE = 1\n\n\ndef default_scale():\n    return 1\n")
-    (project.path / "tests" / "conftest.py").write_text("from geo.shapes import default_scale\n\nBASE = default_scale()\n")
+    (project.path / "tests" / "conftest.py").write_text(
+        "from geo.shapes import default_scale\n\nBASE = default_scale()\n"
+    )
     first_pass(project)
-    edit(project, "src/geo/shapes.py", "def default_scale():\n    return 1", "def default_scale():\n    return 2")
+    edit(
+        project,
+        "src/geo/shapes.py",
+        "def default_scale():\n    return 1",
+        "def default_scale():\n    return 2",
+    )
     result = run(project)
     assert ran(result) == ALL
-    assert set(explained(result).values()) == {"src/geo/shapes.py::default_scale changed (ran in setup or collection)"}
+    assert set(explained(result).values()) == {
+        "src/geo/shapes.py::default_scale changed (ran in setup or collection)"
+    }
 
 
 def test_a_function_a_session_fixture_ran_counts_for_every_test(project):
@@ -143,7 +166,8 @@ def test_a_function_a_session_fixture_ran_counts_for_every_test(project):
 
 def test_a_test_that_runs_python_in_a_subprocess_gets_no_record(project):
     (project.path / "tests" / "test_cli.py").write_text(
-        "import subprocess, sys\n\nimport geo.shapes  # noqa: F401 - puts it in the closure\n\n\ndef test_cli():\n"
+        "import subprocess, sys\n\nimport geo.shapes  # noqa: F401 - puts it in the closure\n\n\n"
+        "def test_cli():\n"
         "    subprocess.run([sys.executable, '-c', 'import geo.shapes; geo.shapes.unused()'], check=True,\n"
         "                   env={'PYTHONPATH': 'src'})\n"
     )
@@ -161,6 +185,9 @@ def test_a_python_process_started_by_a_fixture_leaves_the_run_unrecorded(project
     )
     result = run(project)
     result.assert_outcomes(passed=4)
-    assert "dryci precise: nothing recorded this run: a process was started outside a test's call phase" in result.stdout.str()
+    assert (
+        "dryci precise: nothing recorded this run: a process was started outside a test's call phase"
+        in result.stdout.str()
+    )
     edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
     run(project).assert_outcomes(passed=4)

@@ -98,7 +98,10 @@ def test_code_outside_the_root_or_in_hidden_and_third_party_directories_is_ignor
     for hidden in (".venv/lib/site-packages", "vendor/site-packages"):
         (tmp_path / hidden).mkdir(parents=True)
         (tmp_path / hidden / "dep.py").write_text("def f():\n    return 1\n")
-    deps = [load(tmp_path / h / "dep.py", f"precise_dep_{i}") for i, h in enumerate((".venv/lib/site-packages", "vendor/site-packages"))]
+    deps = [
+        load(tmp_path / h / "dep.py", f"precise_dep_{i}")
+        for i, h in enumerate((".venv/lib/site-packages", "vendor/site-packages"))
+    ]
     recorder.start()
     for dep in deps:
         dep.f()

@@ -94,7 +94,11 @@ def test_code_run_at_import_or_in_fixture_setup_is_shared(recorded):
 
 def test_a_call_phase_that_imports_a_project_module_is_shared_entirely(recorded):
     shared, tests = recorded
-    assert {("late.py", "<module>"), ("late.py", "late_value"), ("test_lib.py", "test_imports_late")} <= shared
+    assert {
+        ("late.py", "<module>"),
+        ("late.py", "late_value"),
+        ("test_lib.py", "test_imports_late"),
+    } <= shared
     assert "test_imports_late" not in tests
 
 

@@ -33,7 +33,9 @@ def test_a_missing_or_damaged_manifest_reads_as_none(tmp_path):
     assert store.get(KEY) is None
     (tmp_path / f"{KEY}.json").write_text('{"version": 1')
     assert store.get(KEY) is None
-    (tmp_path / f"{KEY}.json").write_text('{"version": 99, "salt": 1, "files": {}, "shared": [], "tests": {}}')
+    (tmp_path / f"{KEY}.json").write_text(
+        '{"version": 99, "salt": 1, "files": {}, "shared": [], "tests": {}}'
+    )
     assert store.get(KEY) is None
 
 

@@ -8,7 +8,7 @@ from dryci.exceptions import AnalysisError
 from dryci.precise.units import MODULE, parse_units
 
 BASE = textwrap.dedent(
-    '''
+    """
     import functools
 
     LIMIT = 3
@@ -38,7 +38,7 @@ BASE = textwrap.dedent(
     else:
         def pick():
             return 2
-    '''
+    """
 )
 
 
@@ -74,7 +74,10 @@ def test_a_nested_function_belongs_to_the_body_around_it():
         ("LIMIT = 3", "LIMIT = 4"),  # global
         ("    sides = 0", "    sides = 1"),  # class body
         ("import functools", "import os"),  # import
-        ("        return 0\n", "        return 0\n\n    def __len__(self):\n        return 1\n"),  # new method
+        (
+            "        return 0\n",
+            "        return 0\n\n    def __len__(self):\n        return 1\n",
+        ),  # new method
         ("    @property\n", ""),  # decorator of a method
     ],
 )

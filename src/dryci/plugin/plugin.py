@@ -53,10 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dryci-precise",
         action="store_true",
         dest="dryci_precise",
-        help="(implies --dryci) also skip tests whose dependencies changed only inside functions they did not run.",
+        help="(implies --dryci) also skip tests whose dependencies changed only inside functions "
+        "they did not run.",
     )
     parser.addini("dryci", type="bool", default=False, help="turn DryCI on, like --dryci.")
-    parser.addini("dryci_precise", type="bool", default=False, help="turn precise mode on, like --dryci-precise.")
+    parser.addini(
+        "dryci_precise", type="bool", default=False, help="turn precise mode on, like --dryci-precise."
+    )
     parser.addini("dryci_config", default="", help="repo_dagger config path, relative to the rootdir.")
     parser.addini("dryci_canary", default="", help="default for --dryci-canary.")
     parser.addini(
@@ -74,7 +77,9 @@ def _precise(config: pytest.Config) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
     # Precise mode records from before the first conftest imports project code: functions called at
     # import time must be seen.
     # Options are not parsed into config.option yet: read the early, partial parse.

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from dryci.precise.manifest import identity_key, identity_secret
 
@@ -34,7 +34,7 @@ class PreciseContext:
 
 
 def make_context(
-    config_file: Optional[Path], config_text: str, environment_salt: str, global_digests: Mapping[str, str]
+    config_file: Path | None, config_text: str, environment_salt: str, global_digests: Mapping[str, str]
 ) -> PreciseContext:
     """``config_text`` stands for an inferred config (no file); a config file counts by its content."""
     from dryci.dagger import ALGORITHM_VERSION
@@ -43,13 +43,15 @@ def make_context(
         config_digest = hashlib.sha256(config_file.read_bytes()).hexdigest()
     else:
         config_digest = hashlib.sha256(config_text.encode()).hexdigest()
-    identity = hashlib.sha256(f"{ALGORITHM_VERSION}\0{environment_salt}\0{config_digest}".encode()).hexdigest()
+    identity = hashlib.sha256(
+        f"{ALGORITHM_VERSION}\0{environment_salt}\0{config_digest}".encode()
+    ).hexdigest()
     globals_part = "\n".join(f"{path}\0{digest}" for path, digest in sorted(global_digests.items()))
     salt = hashlib.sha256(f"{identity}\0{globals_part}".encode()).hexdigest()
     return PreciseContext(identity, salt)
 
 
-def read_closure(base_dir: Path, analysis: Any, test_path: str) -> Optional[dict[str, bytes]]:
+def read_closure(base_dir: Path, analysis: Any, test_path: str) -> dict[str, bytes] | None:
     """Path -> content of the test file's closure as analyzed; None if a file changed since or is unreadable.
 
     Reading happens after the analysis hashed the files: a file edited in between would make the

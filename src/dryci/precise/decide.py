@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Optional
 
 from dryci.precise.manifest import PreciseManifest, content_hash, file_units, keyed
 
@@ -35,7 +34,7 @@ NO_RECORD = TestDecision(False, "no precise record of this test")
 
 def _file_wide_change(
     manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
-) -> tuple[Optional[str], dict[str, str]]:
+) -> tuple[str | None, dict[str, str]]:
     """(a reason every test re-runs, or None; changed unit id -> 'path::qualname')."""
     if keyed(secret, "salt", salt) != manifest.salt:
         return "config, environment salt or global dependencies changed", {}
@@ -57,7 +56,10 @@ def _file_wide_change(
             return f"{path} changed ({kind})", {}
         if keyed(secret, "module", units.module_fingerprint) != record.module:
             return f"{path}: module-level code changed", {}
-        now = {keyed(secret, "unit", path, q): (q, keyed(secret, "fp", fp)) for q, fp in units.fingerprints().items()}
+        now = {
+            keyed(secret, "unit", path, q): (q, keyed(secret, "fp", fp))
+            for q, fp in units.fingerprints().items()
+        }
         if set(now) != set(record.units):
             return f"{path}: functions added or removed", {}
         for uid, (qualname, fingerprint) in now.items():
@@ -68,7 +70,7 @@ def _file_wide_change(
 
 def decide_ids(
     manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
-) -> tuple[Optional[str], dict[str, TestDecision]]:
+) -> tuple[str | None, dict[str, TestDecision]]:
     """Per recorded test id: skip, or re-run with the changed unit that causes it.
 
     Returns also the reason every test re-runs (then the mapping is empty), so a test the manifest
@@ -90,7 +92,9 @@ def decide_ids(
     return None, decisions
 
 
-def for_node(secret: str, everything: Optional[str], decisions: Mapping[str, TestDecision], node_id: str) -> TestDecision:
+def for_node(
+    secret: str, everything: str | None, decisions: Mapping[str, TestDecision], node_id: str
+) -> TestDecision:
     """The decision for one node id, from :func:`decide_ids`' result."""
     if everything is not None:
         return TestDecision(False, everything)

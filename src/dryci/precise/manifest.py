@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Optional
+from typing import Any
 
 from dryci.exceptions import AnalysisError, ProtocolError
 from dryci.precise.units import MODULE, ModuleUnits, parse_units
@@ -53,7 +53,7 @@ def identity_key(identity: str) -> str:
 
 def keyed(secret: str, kind: str, *parts: str) -> str:
     """A 32-hex keyed hash of ``parts``; ``kind`` keeps a path from ever equalling a node id."""
-    message = "\0".join((kind,) + parts).encode()
+    message = "\0".join((kind, *parts)).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
@@ -65,7 +65,7 @@ def is_python(path: str) -> bool:
     return PurePosixPath(path).suffix == ".py"
 
 
-def file_units(path: str, content: bytes) -> Optional[ModuleUnits]:
+def file_units(path: str, content: bytes) -> ModuleUnits | None:
     """The units of a closure file; None for a non-Python file or one that does not parse."""
     if not is_python(path):
         return None
@@ -78,7 +78,7 @@ def file_units(path: str, content: bytes) -> Optional[ModuleUnits]:
 @dataclass(frozen=True)
 class FileRecord:
     content: str
-    module: Optional[str]  # None: not Python, or did not parse; any change re-runs every test
+    module: str | None  # None: not Python, or did not parse; any change re-runs every test
     units: Mapping[str, str]
 
 
@@ -130,10 +130,12 @@ def build_manifest(
     ``carried`` (test id -> unit ids, shared units included) keeps the records of tests that precise
     mode skipped this run: their units did not change, so their record still holds for this closure.
     """
-    files = {keyed(secret, "file", path): file_record(secret, path, content) for path, content in closure.items()}
+    files = {
+        keyed(secret, "file", path): file_record(secret, path, content) for path, content in closure.items()
+    }
     known = {path: set(files[keyed(secret, "file", path)].units) for path in closure}
 
-    def ids(units: Iterable[tuple[str, str]]) -> Optional[frozenset[str]]:
+    def ids(units: Iterable[tuple[str, str]]) -> frozenset[str] | None:
         out = set()
         for path, qualname in units:
             if path not in known or qualname == MODULE:
@@ -192,7 +194,9 @@ def decode_manifest(body: object) -> PreciseManifest:
     """A manifest from its JSON form; :class:`ProtocolError` naming the field if anything is off."""
     top = _object(body, {"version", "salt", "files", "shared", "tests"}, "manifest")
     if top["version"] != MANIFEST_VERSION:
-        raise ProtocolError(f"expected version {MANIFEST_VERSION}, got {top['version']!r:.20}", field="version")
+        raise ProtocolError(
+            f"expected version {MANIFEST_VERSION}, got {top['version']!r:.20}", field="version"
+        )
     files = {}
     for fid, raw in _mapping(top["files"], "files").items():
         rec = _object(raw, {"content", "module", "units"}, f"files.{fid}")

@@ -19,7 +19,9 @@ def register_precise(config: pytest.Config, dryci: Any) -> PreciseSession | None
     # late), code run at import time went unseen: record nothing and decide nothing.
     recording = config.stash.get(recording_key, None)
     if recording is None:
-        dryci.say("dryci: precise mode is off: it must start before conftest files load (-p dryci.plugin.plugin)")
+        dryci.say(
+            "dryci: precise mode is off: it must start before conftest files load (-p dryci.plugin.plugin)"
+        )
         return None
     session = PreciseSession(config, dryci, recording)
     config.pluginmanager.register(session, PRECISE_PLUGIN_NAME)

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import Optional
 
 from dryci.exceptions import AnalysisError
 from dryci.precise.units import MODULE, ModuleUnits, parse_units
@@ -35,11 +34,11 @@ class Window:
 class UnitRecorder:
     """Records project units per window; one tracer for its whole life (``close`` gives it back)."""
 
-    def __init__(self, root: str | os.PathLike[str], tracer: Optional[CodeTracer] = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], tracer: CodeTracer | None = None) -> None:
         self._root = os.path.abspath(root)
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
-        self._unit_of: dict[CodeType, Optional[Unit]] = {}
-        self._files: dict[str, Optional[ModuleUnits]] = {}
+        self._unit_of: dict[CodeType, Unit | None] = {}
+        self._files: dict[str, ModuleUnits | None] = {}
 
     def start(self) -> None:
         self._tracer.start()
@@ -57,12 +56,12 @@ class UnitRecorder:
     def close(self) -> None:
         self._tracer.close()
 
-    def _unit(self, code: CodeType) -> Optional[Unit]:
+    def _unit(self, code: CodeType) -> Unit | None:
         try:
             return self._unit_of[code]
         except KeyError:
             pass
-        unit: Optional[Unit] = None
+        unit: Unit | None = None
         path = self._relative(code.co_filename)
         if path is not None:
             units = self._units(path)
@@ -75,7 +74,7 @@ class UnitRecorder:
         self._unit_of[code] = unit
         return unit
 
-    def _relative(self, filename: str) -> Optional[str]:
+    def _relative(self, filename: str) -> str | None:
         if not filename.endswith(".py"):
             return None  # "<string>", "<frozen ...>", compiled templates
         absolute = os.path.abspath(filename)
@@ -86,7 +85,7 @@ class UnitRecorder:
             return None  # a virtualenv or tool directory inside the project
         return relative.as_posix()
 
-    def _units(self, path: str) -> Optional[ModuleUnits]:
+    def _units(self, path: str) -> ModuleUnits | None:
         if path not in self._files:
             try:
                 source = Path(self._root, path).read_bytes()

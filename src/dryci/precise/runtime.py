@@ -20,14 +20,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Generator
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
 from dryci.precise.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
-__all__ = ["PreciseRecording", "Recorded", "Unrecordable", "encode_recorded", "merge_recorded", "recording_key"]
+__all__ = [
+    "PreciseRecording",
+    "Recorded",
+    "Unrecordable",
+    "encode_recorded",
+    "merge_recorded",
+    "recording_key",
+]
 
 Recorded = tuple[frozenset[Unit], dict[str, frozenset[Unit]]]  # (shared units, node id -> units)
 
@@ -35,7 +42,9 @@ Recorded = tuple[frozenset[Unit], dict[str, frozenset[Unit]]]  # (shared units, 
 # this process (and may run project code there); for the others only a Python program can run
 # project code, which its arguments show (``uname`` from ``platform.platform()`` does not count).
 _FORK_EVENTS = frozenset({"os.fork", "os.forkpty"})
-_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.startfile"})
+_SPAWN_EVENTS = frozenset(
+    {"subprocess.Popen", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.startfile"}
+)
 _listening: list[PreciseRecording] = []  # the recording the audit hook reports to (the newest)
 _hook_installed = False
 
@@ -66,14 +75,14 @@ class Unrecordable(Exception):
 class PreciseRecording:
     """Started as early as possible; :meth:`attach` names the project root once it is known."""
 
-    def __init__(self, tracer: Optional[CodeTracer] = None) -> None:
+    def __init__(self, tracer: CodeTracer | None = None) -> None:
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
-        self._recorder: Optional[UnitRecorder] = None
+        self._recorder: UnitRecorder | None = None
         self._shared: set[Unit] = set()
         self._tests: dict[str, set[Unit]] = {}
         self._running = True
         self.spawned = False
-        self.unrecordable: Optional[str] = None
+        self.unrecordable: str | None = None
         self._untraced: set[str] = set()
         _listen(self)
         self._tracer.start()
@@ -81,7 +90,7 @@ class PreciseRecording:
     def attach(self, root: str | os.PathLike[str]) -> None:
         self._recorder = UnitRecorder(root, self._tracer)
 
-    def _switch(self, owner: Optional[str]) -> None:
+    def _switch(self, owner: str | None) -> None:
         """End the current window (``owner``: the test whose call phase it was) and start the next."""
         if self._recorder is None or not self._running:
             return
@@ -90,7 +99,9 @@ class PreciseRecording:
         if spawned and owner is not None:
             self._untraced.add(owner)
         elif spawned and self.unrecordable is None:
-            self.unrecordable = "a process was started outside a test's call phase (its code cannot be traced)"
+            self.unrecordable = (
+                "a process was started outside a test's call phase (its code cannot be traced)"
+            )
         if owner is None or window.imported:
             self._shared.update(window.units)
         else:
@@ -116,7 +127,9 @@ class PreciseRecording:
                 _listening.remove(self)
         if self.unrecordable is not None:
             raise Unrecordable(self.unrecordable)
-        tests = {nodeid: frozenset(units) for nodeid, units in self._tests.items() if nodeid not in self._untraced}
+        tests = {
+            nodeid: frozenset(units) for nodeid, units in self._tests.items() if nodeid not in self._untraced
+        }
         return frozenset(self._shared), tests
 
 

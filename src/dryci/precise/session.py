@@ -8,7 +8,7 @@ id and sends the decisions to the workers; workers record and send their recordi
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -24,19 +24,19 @@ __all__ = ["PRECISE_SKIP_REASON", "PreciseSession"]
 
 
 class PreciseSession:
-    def __init__(self, config: pytest.Config, dryci: Any, recording: Optional[PreciseRecording]) -> None:
+    def __init__(self, config: pytest.Config, dryci: Any, recording: PreciseRecording | None) -> None:
         self.config = config
         self.dryci = dryci
         self.recording = recording
         self.is_worker = hasattr(config, "workerinput")
-        self.context: Optional[PreciseContext] = None
-        self.store: Optional[ManifestStore] = None
+        self.context: PreciseContext | None = None
+        self.store: ManifestStore | None = None
         # test file -> (secret, reason every test re-runs or None, test id -> decision)
-        self.decisions: dict[str, tuple[str, Optional[str], dict[str, TestDecision]]] = {}
+        self.decisions: dict[str, tuple[str, str | None, dict[str, TestDecision]]] = {}
         self.reasons: dict[str, str] = {}  # node id -> why it re-ran (files that had a manifest)
         self.saved: set[str] = set()  # node ids precise mode skipped
-        self.worker_recordings: list[dict[str, Any]] = []
-        self.unrecorded: Optional[str] = None  # why no manifest was saved this run
+        self.worker_recordings: list[dict[str, Any] | None] = []
+        self.unrecorded: str | None = None  # why no manifest was saved this run
         self._decided = False
 
     # -- before the run --------------------------------------------------------------------
@@ -54,7 +54,7 @@ class PreciseSession:
             return
         try:
             self.context = self._context()
-        except Exception as exc:  # noqa: BLE001 - precise mode must never cost the run
+        except Exception as exc:
             self.dryci.say(f"dryci: precise mode is off for this run: {exc}")
             return
         self.store = LocalManifestStore(self.dryci._cache_dir() / "precise")
@@ -76,7 +76,9 @@ class PreciseSession:
         analysis = self.dryci.analysis
         globals_ = {g: analysis.digests.get(g, "missing") for g in dagger_config.global_deps}
         config_file = self.dryci.settings.config_path or _find_config(self.config.rootpath)
-        return make_context(config_file, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_)
+        return make_context(
+            config_file, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_
+        )
 
     def worker_payload(self) -> dict[str, Any]:
         self.ensure_decided()
@@ -85,7 +87,7 @@ class PreciseSession:
             for path, (secret, everything, decisions) in self.decisions.items()
         }
 
-    def _load_payload(self, payload: Optional[dict[str, Any]]) -> None:
+    def _load_payload(self, payload: dict[str, Any] | None) -> None:
         for path, (secret, everything, decisions) in (payload or {}).items():
             self.decisions[path] = (
                 secret,
@@ -104,7 +106,9 @@ class PreciseSession:
                 self.config.pluginmanager.register(self.recording, "dryci-precise-recording")
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[Any]
+    ) -> None:
         # trylast: after the dependency-hash cache marked what it skips.
         for item in items:
             located = self.dryci.index.get(item.nodeid)
@@ -146,7 +150,7 @@ class PreciseSession:
             return
         self._save(merged)
 
-    def merge_worker_output(self, output: Optional[dict[str, Any]]) -> None:
+    def merge_worker_output(self, output: dict[str, Any] | None) -> None:
         if not output:
             return
         self.worker_recordings.append(output.get("recorded"))
@@ -183,7 +187,9 @@ class PreciseSession:
                 self.dryci.say(f"dryci: could not save a precise manifest: {exc.reason}")
                 return
 
-    def _carried(self, path: str, secret: str, closure: dict[str, bytes], ran: set[str]) -> dict[str, frozenset[str]]:
+    def _carried(
+        self, path: str, secret: str, closure: dict[str, bytes], ran: set[str]
+    ) -> dict[str, frozenset[str]]:
         """Records of the previous manifest still true now: tests it would skip that did not run."""
         assert self.context is not None and self.store is not None
         old = self.store.get(self.context.key(path))

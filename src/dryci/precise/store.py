@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Protocol
 
 from dryci.exceptions import ProtocolError, StoreUnavailable
 from dryci.precise.manifest import PreciseManifest, decode_manifest
@@ -22,7 +22,7 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class ManifestStore(Protocol):
-    def get(self, key: str) -> Optional[PreciseManifest]:
+    def get(self, key: str) -> PreciseManifest | None:
         """The manifest stored under ``key``, or None (never stored, or unreadable)."""
         ...
 
@@ -41,7 +41,7 @@ class LocalManifestStore:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
-    def get(self, key: str) -> Optional[PreciseManifest]:
+    def get(self, key: str) -> PreciseManifest | None:
         try:
             text = (self.directory / f"{_checked(key)}.json").read_text(encoding="utf-8")
             return decode_manifest(json.loads(text))

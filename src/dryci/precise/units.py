@@ -82,13 +82,17 @@ def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, _Functi
                 if isinstance(inner, list):
                     inner_stmts = [s for s in inner if isinstance(s, ast.stmt)]
                     # except handlers are not statements, but hold statement bodies
-                    inner_stmts += [s for h in inner if isinstance(h, ast.excepthandler) for s in h.body]
+                    inner_stmts += [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body]
                     yield from _functions(inner_stmts, prefix)
 
 
 def _docstring(node: _Function) -> bool:
     first = node.body[0] if node.body else None
-    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    return (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
 
 
 def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
@@ -112,6 +116,6 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     for _, node in _functions(skeleton.body, ""):
         # The body leaves the module-level unit; signature, decorators, defaults and the docstring
         # (``__doc__`` is read without calling the function: help(), doctest collection) stay in it.
-        node.body = node.body[:1] + [ast.Pass()] if _docstring(node) else [ast.Pass()]
+        node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
     units.sort(key=lambda unit: unit.first_line)
     return ModuleUnits(_digest(skeleton), tuple(units))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Protocol
 
-from dryci.tracing import CodeTracer, MonitoringCodeTracer, ProfileCodeTracer, TOOL_IDS
+from dryci.tracing import TOOL_IDS, CodeTracer, MonitoringCodeTracer, ProfileCodeTracer
 
 
 class Tracer(Protocol):
