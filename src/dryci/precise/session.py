@@ -162,24 +162,24 @@ class PreciseSession:
         shared, tests = recorded
         tracker, index = self.dryci.tracker, self.dryci.index
         passed: dict[str, dict[str, Any]] = {}
-        ran_not_passed: set[str] = set()
+        ran: set[str] = set()  # a test that ran this run never keeps an older record
         for nodeid in tracker.node_ids():
             located = index.get(nodeid)
             if located is None:
                 continue
             path, name = located
             canonical = f"{path}::{name}"
+            if not (tracker.cached(nodeid) or nodeid in self.saved):
+                ran.add(canonical)
             if tracker.passed(nodeid) and nodeid in tests:
                 passed.setdefault(path, {})[canonical] = tests[nodeid]
-            elif not (tracker.cached(nodeid) or nodeid in self.saved):
-                ran_not_passed.add(canonical)
         assert self.context is not None and self.store is not None
         for path, fresh in sorted(passed.items()):
             closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path)
             if closure is None:
                 continue  # a file changed during the run: no manifest rather than a wrong one
             secret = self.context.secret(path)
-            carried = self._carried(path, secret, closure, set(fresh) | ran_not_passed)
+            carried = self._carried(path, secret, closure, ran)
             manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried)
             try:
                 self.store.put(self.context.key(path), manifest)
