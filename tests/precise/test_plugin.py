@@ -191,3 +191,17 @@ def test_a_python_process_started_by_a_fixture_leaves_the_run_unrecorded(project
     )
     edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
     run(project).assert_outcomes(passed=4)
+
+
+def test_no_publish_saves_no_manifest_so_nothing_is_skipped_later(project):
+    project.runpytest("--dryci-precise", "--dryci-no-publish").assert_outcomes(passed=4)
+    assert not (project.path / ".pytest_cache" / "d" / "dryci" / "precise").exists()
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    run(project).assert_outcomes(passed=4)
+
+
+def test_no_skip_runs_every_test_but_still_records(project):
+    run(project, "--dryci-no-skip").assert_outcomes(passed=4)
+    run(project, "--dryci-no-skip").assert_outcomes(passed=4)
+    edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
+    run(project).assert_outcomes(skipped=4)
