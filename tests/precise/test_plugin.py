@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.precise.conftest import ALL, data_path, edit, explained, precise_line, ran
@@ -205,3 +207,11 @@ def test_no_skip_runs_every_test_but_still_records(project):
     run(project, "--dryci-no-skip").assert_outcomes(passed=4)
     edit(project, "src/geo/shapes.py", "    return x\n", "    return -x\n")
     run(project).assert_outcomes(skipped=4)
+
+
+def test_the_tracer_is_given_back_when_no_session_runs(project):
+    project.runpytest("--dryci-precise", "--help")
+    assert sys.getprofile() is None
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        assert all(monitoring.get_tool(tool) != "dryci-precise" for tool in range(6))

@@ -108,3 +108,13 @@ def pytest_configure(config: pytest.Config) -> None:
         from dryci.precise.plugin import register_precise
 
         register_precise(config, session)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Give the tracer back even when the session never started (--help, a usage error).
+    if _precise(config):
+        from dryci.precise.runtime import recording_key
+
+        recording = config.stash.get(recording_key, None)
+        if recording is not None:
+            recording.stop()

@@ -114,6 +114,17 @@ class PreciseRecording:
         yield
         self._switch(item.nodeid)
 
+    def stop(self) -> None:
+        """Stop for good without a result (idempotent; :meth:`finish` after it records nothing)."""
+        if self._running:
+            if self.unrecordable is None:
+                self.unrecordable = "the recording stopped before the session finished"
+            self._running = False
+            self._tracer.stop()
+            self._tracer.close()
+            if self in _listening:
+                _listening.remove(self)
+
     def finish(self) -> Recorded:
         """Stop for good (the tracer is given back) and return what was recorded."""
         if self._running:
