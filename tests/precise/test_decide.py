@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dryci.precise.decide import SKIP_BECAUSE, decide
 from dryci.precise.manifest import build_manifest, identity_secret, keyed
 
@@ -164,8 +166,7 @@ def test_a_skipped_test_keeps_its_record_in_the_next_manifest():
     first = manifest()
     assert [d.skip for d in decide(first, SECRET, SALT, changed, NODES).values()] == [True, False]
     double = keyed(SECRET, "test", NODES[0])
-    carried = {double: first.tests[double] | first.shared}
-    second = build_manifest(SECRET, SALT, changed, (), {NODES[1]: RAN[NODES[1]]}, carried)
+    second = build_manifest(SECRET, SALT, changed, (), {NODES[1]: RAN[NODES[1]]}, [double], first)
     assert second.tests[double] == first.tests[double]
     # The next edit, in double(), must re-run the carried test and skip the other.
     again = decide(
@@ -181,7 +182,22 @@ def test_a_skipped_test_keeps_its_record_in_the_next_manifest():
     ]
 
 
-def test_a_carried_record_naming_a_unit_the_closure_lost_is_dropped():
+def test_a_carried_record_whose_units_the_previous_manifest_lacks_is_dropped():
     first = manifest()
-    carried = {tid: units | {"f" * 32} for tid, units in first.tests.items()}
-    assert build_manifest(SECRET, SALT, CLOSURE, (), {}, carried).tests == {}
+    double = keyed(SECRET, "test", NODES[0])
+    broken = replace(first, tests={**first.tests, double: first.tests[double] | {"f" * 32}})
+    assert build_manifest(SECRET, SALT, CLOSURE, (), {}, [double], broken).tests == {}
+    assert build_manifest(SECRET, SALT, CLOSURE, (), {}, [double], first).tests == {
+        double: first.tests[double]
+    }
+
+
+def test_only_executed_functions_have_a_fingerprint_in_the_manifest():
+    recorded = manifest()
+    assert sum(len(r.units) for r in recorded.files.values()) == 4  # double, triple, two test functions
+
+
+def test_a_removed_function_that_a_test_ran_reruns_it():
+    # Removing a function changes module-level code; the reason names the first rule that applies.
+    out = run(edited("calc.py", b"def triple(x):\n    return x * 3\n", b""))
+    assert out["test_triple"] == (False, "calc.py: module-level code changed")

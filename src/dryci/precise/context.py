@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dryci.precise.manifest import identity_key, identity_secret
+from dryci.precise.manifest import FileFact, file_fact, identity_key, identity_secret
 
 __all__ = ["PreciseContext", "make_context", "read_closure"]
 
@@ -51,23 +51,30 @@ def make_context(
     return PreciseContext(identity, salt)
 
 
-def read_closure(base_dir: Path, analysis: Any, test_path: str) -> dict[str, bytes] | None:
-    """Path -> content of the test file's closure as analyzed; None if a file changed since or is unreadable.
+def read_closure(
+    base_dir: Path, analysis: Any, test_path: str, cache: dict[str, FileFact | None]
+) -> dict[str, FileFact] | None:
+    """Path -> fact of the test file's closure as analyzed; None if a file changed since or is unreadable.
 
     Reading happens after the analysis hashed the files: a file edited in between would make the
     recorded fingerprints disagree with the dependency hash, so such a file gets no decision.
+    ``cache`` keeps each file read (and parsed) once per run, whichever test files share it.
     """
-    contents = {}
+    facts = {}
     for path in sorted(analysis.closure(test_path)):
-        try:
-            data = (base_dir / path).read_bytes()
-        except OSError:
+        if path not in cache:
+            cache[path] = _read(base_dir, analysis, path)
+        fact = cache[path]
+        if fact is None:
             return None
-        try:
-            analyzed = analysis.file_digest(path)
-        except KeyError:
-            return None
-        if hashlib.sha256(data).hexdigest() != analyzed:
-            return None
-        contents[path] = data
-    return contents
+        facts[path] = fact
+    return facts
+
+
+def _read(base_dir: Path, analysis: Any, path: str) -> FileFact | None:
+    try:
+        fact = file_fact(path, (base_dir / path).read_bytes())
+        analyzed = analysis.file_digest(path)
+    except (OSError, KeyError):
+        return None
+    return fact if fact.digest == analyzed else None

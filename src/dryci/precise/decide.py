@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dryci.precise.manifest import PreciseManifest, content_hash, file_units, keyed
+from dryci.precise.manifest import Closure, PreciseManifest, facts_of, is_python, keyed
 
 __all__ = ["NO_RECORD", "SKIP_BECAUSE", "TestDecision", "decide", "decide_ids", "for_node"]
 
@@ -33,12 +33,13 @@ NO_RECORD = TestDecision(False, "no precise record of this test")
 
 
 def _file_wide_change(
-    manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
+    manifest: PreciseManifest, secret: str, salt: str, closure: Closure
 ) -> tuple[str | None, dict[str, str]]:
     """(a reason every test re-runs, or None; changed unit id -> 'path::qualname')."""
     if keyed(secret, "salt", salt) != manifest.salt:
         return "config, environment salt or global dependencies changed", {}
-    current = {keyed(secret, "file", path): path for path in closure}
+    facts = facts_of(closure)
+    current = {keyed(secret, "file", path): path for path in facts}
     added = sorted(current[fid] for fid in set(current) - set(manifest.files))
     if added:
         return f"{added[0]} joined the closure", {}
@@ -46,30 +47,30 @@ def _file_wide_change(
         return "a file left the closure", {}
     changed_units: dict[str, str] = {}
     for fid, path in sorted(current.items(), key=lambda item: item[1]):
-        record = manifest.files[fid]
-        content = closure[path]
-        if content_hash(secret, content) == record.content:
+        record, fact = manifest.files[fid], facts[path]
+        if keyed(secret, "content", fact.digest) == record.content:
             continue
-        units = file_units(path, content)
+        units = fact.units
         if record.module is None or units is None:
-            kind = "Python file that does not parse" if path.endswith(".py") else "non-Python file"
+            kind = "Python file that does not parse" if is_python(path) else "non-Python file"
             return f"{path} changed ({kind})", {}
         if keyed(secret, "module", units.module_fingerprint) != record.module:
             return f"{path}: module-level code changed", {}
+        # Only executed units have a recorded fingerprint; a function added or removed changed the
+        # module-level code above.
         now = {
             keyed(secret, "unit", path, q): (q, keyed(secret, "fp", fp))
             for q, fp in units.fingerprints().items()
         }
-        if set(now) != set(record.units):
-            return f"{path}: functions added or removed", {}
-        for uid, (qualname, fingerprint) in now.items():
-            if record.units[uid] != fingerprint:
+        for uid, fingerprint in record.units.items():
+            qualname, current_fp = now.get(uid, ("(a removed function)", ""))
+            if current_fp != fingerprint:
                 changed_units[uid] = f"{path}::{qualname}"
     return None, changed_units
 
 
 def decide_ids(
-    manifest: PreciseManifest, secret: str, salt: str, closure: Mapping[str, bytes]
+    manifest: PreciseManifest, secret: str, salt: str, closure: Closure
 ) -> tuple[str | None, dict[str, TestDecision]]:
     """Per recorded test id: skip, or re-run with the changed unit that causes it.
 
@@ -105,7 +106,7 @@ def decide(
     manifest: PreciseManifest,
     secret: str,
     salt: str,
-    closure: Mapping[str, bytes],
+    closure: Closure,
     node_ids: Iterable[str],
 ) -> dict[str, TestDecision]:
     """Per node id: skip, or re-run with the reason.

@@ -14,23 +14,27 @@ phase (collection, imports, fixture setup and teardown) and count as executed by
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Union
 
 from dryci.exceptions import AnalysisError, ProtocolError
 from dryci.precise.units import MODULE, ModuleUnits, parse_units
 
 __all__ = [
     "MANIFEST_VERSION",
+    "Closure",
+    "FileFact",
     "FileRecord",
     "PreciseManifest",
     "build_manifest",
     "decode_manifest",
+    "facts_of",
+    "file_fact",
     "file_units",
     "identity_key",
     "identity_secret",
@@ -52,13 +56,13 @@ def identity_key(identity: str) -> str:
 
 
 def keyed(secret: str, kind: str, *parts: str) -> str:
-    """A 32-hex keyed hash of ``parts``; ``kind`` keeps a path from ever equalling a node id."""
+    """A 32-hex keyed hash of ``parts``; ``kind`` keeps a path from ever equalling a node id.
+
+    Keyed BLAKE2b (a MAC by design): one C call, since a run computes it for every closure file of
+    every test file.
+    """
     message = "\0".join((kind, *parts)).encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
-
-
-def content_hash(secret: str, content: bytes) -> str:
-    return hmac.new(secret.encode(), b"content\0" + content, hashlib.sha256).hexdigest()[:32]
+    return hashlib.blake2b(message, key=secret.encode()[:64], digest_size=16).hexdigest()
 
 
 def is_python(path: str) -> bool:
@@ -76,10 +80,35 @@ def file_units(path: str, content: bytes) -> ModuleUnits | None:
 
 
 @dataclass(frozen=True)
+class FileFact:
+    """One closure file as it is now: its content digest and (parsed on first use) its units."""
+
+    path: str
+    content: bytes = field(repr=False)
+    digest: str
+
+    @functools.cached_property
+    def units(self) -> ModuleUnits | None:
+        return file_units(self.path, self.content)
+
+
+def file_fact(path: str, content: bytes) -> FileFact:
+    return FileFact(path, content, hashlib.sha256(content).hexdigest())
+
+
+Closure = Mapping[str, Union[bytes, FileFact]]
+
+
+def facts_of(closure: Closure) -> dict[str, FileFact]:
+    """Path -> :class:`FileFact`; plain contents are hashed here (a run passes facts it reuses)."""
+    return {p: c if isinstance(c, FileFact) else file_fact(p, c) for p, c in closure.items()}
+
+
+@dataclass(frozen=True)
 class FileRecord:
     content: str
     module: str | None  # None: not Python, or did not parse; any change re-runs every test
-    units: Mapping[str, str]
+    units: Mapping[str, str]  # unit id -> fingerprint, for the units some test executed
 
 
 @dataclass(frozen=True)
@@ -102,24 +131,14 @@ class PreciseManifest:
         }
 
 
-def file_record(secret: str, path: str, content: bytes) -> FileRecord:
-    units = file_units(path, content)
-    if units is None:
-        return FileRecord(content_hash(secret, content), None, {})
-    return FileRecord(
-        content_hash(secret, content),
-        keyed(secret, "module", units.module_fingerprint),
-        {keyed(secret, "unit", path, q): keyed(secret, "fp", fp) for q, fp in units.fingerprints().items()},
-    )
-
-
 def build_manifest(
     secret: str,
     salt: str,
-    closure: Mapping[str, bytes],
+    closure: Closure,
     shared: Iterable[tuple[str, str]],
     tests: Mapping[str, Iterable[tuple[str, str]]],
-    carried: Mapping[str, frozenset[str]] | None = None,
+    carried: Iterable[str] = (),
+    previous: PreciseManifest | None = None,
 ) -> PreciseManifest:
     """The manifest of a pass: ``closure`` maps path -> content, units are ``(path, qualname)``.
 
@@ -127,37 +146,59 @@ def build_manifest(
     that ran a function the closure's current source does not have (the file changed during the
     run) is left out, so it re-runs next time.
 
-    ``carried`` (test id -> unit ids, shared units included) keeps the records of tests that precise
-    mode skipped this run: their units did not change, so their record still holds for this closure.
+    ``carried`` test ids keep their record from ``previous``: precise mode found none of their
+    units changed, so the record (and its fingerprints) still holds for this closure.
     """
-    files = {
-        keyed(secret, "file", path): file_record(secret, path, content) for path, content in closure.items()
-    }
-    known = {path: set(files[keyed(secret, "file", path)].units) for path in closure}
+    facts = facts_of(closure)
+    file_ids = {path: keyed(secret, "file", path) for path in facts}
+    fingerprints: dict[str, dict[str, str]] = {fid: {} for fid in file_ids.values()}
 
     def ids(units: Iterable[tuple[str, str]]) -> frozenset[str] | None:
         out = set()
         for path, qualname in units:
-            if path not in known or qualname == MODULE:
+            if path not in facts or qualname == MODULE:
                 continue  # module-level code is covered by the file's module fingerprint
-            uid = keyed(secret, "unit", path, qualname)
-            if uid not in known[path]:
+            parsed = facts[path].units
+            fingerprint = parsed.fingerprints().get(qualname) if parsed is not None else None
+            if fingerprint is None:
                 return None
+            uid = keyed(secret, "unit", path, qualname)
+            fingerprints[file_ids[path]][uid] = keyed(secret, "fp", fingerprint)
             out.add(uid)
         return frozenset(out)
 
     shared_ids = ids(shared)
+    recorded: dict[str, frozenset[str]] = {}
     if shared_ids is None:
         # Shared code that no longer matches the source: trust no test of this pass.
-        return PreciseManifest(keyed(secret, "salt", salt), files, frozenset(), {})
-    recorded = {}
-    for test_id, unit_ids in (carried or {}).items():
-        if all(any(uid in units for units in known.values()) for uid in unit_ids):
-            recorded[test_id] = frozenset(unit_ids) - shared_ids
+        shared_ids, tests, carried = frozenset(), {}, ()
     for node_id, units in tests.items():
         test_ids = ids(units)
         if test_ids is not None:
             recorded[keyed(secret, "test", node_id)] = test_ids - shared_ids
+    if previous is not None:
+        for test_id in carried:
+            if test_id in recorded or test_id not in previous.tests:
+                continue
+            unit_ids = previous.tests[test_id] | previous.shared
+            found = {
+                uid: (fid, record.units[uid])
+                for fid, record in previous.files.items()
+                if fid in fingerprints
+                for uid in unit_ids & record.units.keys()
+            }
+            if len(found) == len(unit_ids):
+                for uid, (fid, fingerprint) in found.items():
+                    fingerprints[fid][uid] = fingerprint
+                recorded[test_id] = frozenset(unit_ids) - shared_ids
+    files = {}
+    for path, fact in facts.items():
+        parsed = fact.units
+        files[file_ids[path]] = FileRecord(
+            keyed(secret, "content", fact.digest),
+            keyed(secret, "module", parsed.module_fingerprint) if parsed is not None else None,
+            fingerprints[file_ids[path]],
+        )
     return PreciseManifest(keyed(secret, "salt", salt), files, shared_ids, recorded)
 
 

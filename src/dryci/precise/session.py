@@ -16,7 +16,7 @@ from dryci.exceptions import StoreUnavailable
 from dryci.precise import PRECISE_SKIP_REASON
 from dryci.precise.context import PreciseContext, make_context, read_closure
 from dryci.precise.decide import TestDecision, decide_ids, for_node
-from dryci.precise.manifest import build_manifest, keyed
+from dryci.precise.manifest import FileFact, PreciseManifest, build_manifest, keyed
 from dryci.precise.runtime import PreciseRecording, Recorded, Unrecordable, encode_recorded, merge_recorded
 from dryci.precise.store import LocalManifestStore, ManifestStore
 
@@ -37,6 +37,7 @@ class PreciseSession:
         self.saved: set[str] = set()  # node ids precise mode skipped
         self.worker_recordings: list[dict[str, Any] | None] = []
         self.unrecorded: str | None = None  # why no manifest was saved this run
+        self._facts: dict[str, FileFact | None] = {}  # closure files read once per run
         self._decided = False
 
     # -- before the run --------------------------------------------------------------------
@@ -64,7 +65,7 @@ class PreciseSession:
             if file_plan.fully_cached:
                 continue
             manifest = self.store.get(self.context.key(path))
-            closure = read_closure(self.dryci.base_dir, analysis, path) if manifest is not None else None
+            closure = read_closure(self.dryci.base_dir, analysis, path, self._facts) if manifest else None
             if manifest is None or closure is None:
                 continue
             secret = self.context.secret(path)
@@ -175,12 +176,13 @@ class PreciseSession:
                 passed.setdefault(path, {})[canonical] = tests[nodeid]
         assert self.context is not None and self.store is not None
         for path, fresh in sorted(passed.items()):
-            closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path)
+            closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path, self._facts)
             if closure is None:
                 continue  # a file changed during the run: no manifest rather than a wrong one
             secret = self.context.secret(path)
-            carried = self._carried(path, secret, closure, ran)
-            manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried)
+            previous = self.store.get(self.context.key(path))
+            carried = self._carried(previous, secret, closure, ran)
+            manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried, previous)
             try:
                 self.store.put(self.context.key(path), manifest)
             except StoreUnavailable as exc:
@@ -188,22 +190,17 @@ class PreciseSession:
                 return
 
     def _carried(
-        self, path: str, secret: str, closure: dict[str, bytes], ran: set[str]
-    ) -> dict[str, frozenset[str]]:
-        """Records of the previous manifest still true now: tests it would skip that did not run."""
-        assert self.context is not None and self.store is not None
-        old = self.store.get(self.context.key(path))
+        self, old: PreciseManifest | None, secret: str, closure: dict[str, FileFact], ran: set[str]
+    ) -> set[str]:
+        """Test ids of the previous manifest still true now: tests it would skip that did not run."""
+        assert self.context is not None
         if old is None:
-            return {}
+            return set()
         everything, decisions = decide_ids(old, secret, self.context.salt, closure)
         if everything is not None:
-            return {}
+            return set()
         excluded = {keyed(secret, "test", canonical) for canonical in ran}
-        return {
-            tid: old.tests[tid] | old.shared
-            for tid, decision in decisions.items()
-            if decision.skip and tid not in excluded
-        }
+        return {tid for tid, decision in decisions.items() if decision.skip and tid not in excluded}
 
     # -- report ----------------------------------------------------------------------------
 

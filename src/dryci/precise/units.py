@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import copy
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,10 +100,10 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         raise AnalysisError(f"cannot parse: {exc}", file=filename) from exc
-    skeleton = copy.deepcopy(tree)
     units: list[FunctionUnit] = []
     seen: dict[str, int] = {}
-    for qualname, node in _functions(tree.body, ""):
+    outermost = list(_functions(tree.body, ""))
+    for qualname, node in outermost:
         # The same name defined twice (if/else branches) gets a numbered second unit.
         seen[qualname] = seen.get(qualname, 0) + 1
         if seen[qualname] > 1:
@@ -113,9 +112,11 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         last = node.end_lineno if node.end_lineno is not None else node.lineno
         body = node.body[1:] if _docstring(node) else node.body
         units.append(FunctionUnit(qualname, _digest(body), first, last))
-    for _, node in _functions(skeleton.body, ""):
-        # The body leaves the module-level unit; signature, decorators, defaults and the docstring
-        # (``__doc__`` is read without calling the function: help(), doctest collection) stay in it.
+    for _, node in outermost:
+        # The body leaves the module-level unit (the tree is ours: no copy needed); signature,
+        # decorators, defaults and the docstring (``__doc__`` is read without calling the function:
+        # help(), doctest collection) stay in it.
         node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
+    skeleton = tree
     units.sort(key=lambda unit: unit.first_line)
     return ModuleUnits(_digest(skeleton), tuple(units))
