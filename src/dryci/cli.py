@@ -9,6 +9,7 @@ on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Callable, Optional
 
@@ -61,6 +62,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `dryci ... | head` closed our stdout: stop quietly, and keep the interpreter's final
+        # flush from raising again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

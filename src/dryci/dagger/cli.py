@@ -9,6 +9,7 @@ and a per-file cache in ``.repo_dagger_cache/`` under the base dir makes repeate
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -165,6 +166,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `repo_dagger ... | head` closed stdout: stop quietly (the final flush would raise again).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     finally:
         if profiler is not None:
             profiler.disable()
