@@ -64,20 +64,51 @@ def sdist(version: str) -> Path:
     if existing:
         return existing[-1]
     spec = f"networkx=={version}" if version else "networkx"
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
-                    "-d", str(WORK), spec], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-q",
+            "-d",
+            str(WORK),
+            spec,
+        ],
+        check=True,
+    )
     return sorted(WORK.glob("networkx-*.tar.gz"))[-1]
 
 
 def venv(python: str) -> Path:
-    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     target = WORK / f"verify-venv-{version}"
     py = target / "bin" / "python"
     if not py.exists():
         subprocess.run([python, "-m", "venv", str(target)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "pytest", "PyYAML", "wcmatch", "httpx",
-                        "tomli; python_version < '3.11'"], check=True)
+        subprocess.run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "pytest",
+                "PyYAML",
+                "wcmatch",
+                "httpx",
+                "tomli; python_version < '3.11'",
+            ],
+            check=True,
+        )
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True)
     return py
 
@@ -139,8 +170,11 @@ def kinds(report: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=default_python(),
-                        help="interpreter for the throwaway venv (default: python3.13/3.12 when one runs)")
+    parser.add_argument(
+        "--python",
+        default=default_python(),
+        help="interpreter for the throwaway venv (default: python3.13/3.12 when one runs)",
+    )
     parser.add_argument("--version", default="", help="networkx version (default: the newest sdist)")
     parser.add_argument("--isolated", action="store_true", help="also run --dryci-verify-isolated")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "verify.md")
@@ -157,27 +191,46 @@ def main() -> int:
     plain = run(py, tree)
     print(f"plain run: {plain.wall:.1f} s wall, {plain.cpu:.1f} s CPU  ({plain.summary})", flush=True)
     before = run(py, tree, "--dryci-verify", json_out=WORK / "verify-before.json")
-    print(f"verify (plain config): {before.wall:.1f} s wall, {before.cpu:.1f} s CPU; "
-          f"{files_with_findings(before.report)} test files with missing files", flush=True)
+    print(
+        f"verify (plain config): {before.wall:.1f} s wall, {before.cpu:.1f} s CPU; "
+        f"{files_with_findings(before.report)} test files with missing files",
+        flush=True,
+    )
     added = apply_rules(tree, before.report.get("path_rules", {}))
     after = run(py, tree, "--dryci-verify", json_out=WORK / "verify-after.json")
-    print(f"verify (with {added} suggested rules): {after.wall:.1f} s wall; "
-          f"{files_with_findings(after.report)} test files with missing files", flush=True)
+    print(
+        f"verify (with {added} suggested rules): {after.wall:.1f} s wall; "
+        f"{files_with_findings(after.report)} test files with missing files",
+        flush=True,
+    )
     isolated = None
     if args.isolated:
         isolated = run(py, tree, "--dryci-verify-isolated", json_out=WORK / "verify-isolated.json")
-        print(f"isolated (same rules): {isolated.wall:.1f} s wall; "
-              f"{files_with_findings(isolated.report)} test files with missing files", flush=True)
+        print(
+            f"isolated (same rules): {isolated.wall:.1f} s wall; "
+            f"{files_with_findings(isolated.report)} test files with missing files",
+            flush=True,
+        )
 
     rows = [
         ("plain `pytest networkx`", plain, "-", "-"),
         ("`--dryci-verify`, plain config", before, files_with_findings(before.report), kinds(before.report)),
-        (f"`--dryci-verify`, plain config + {added} suggested rules", after,
-         files_with_findings(after.report), kinds(after.report)),
+        (
+            f"`--dryci-verify`, plain config + {added} suggested rules",
+            after,
+            files_with_findings(after.report),
+            kinds(after.report),
+        ),
     ]
     if isolated is not None:
-        rows.append(("`--dryci-verify-isolated`, same rules", isolated,
-                     files_with_findings(isolated.report), kinds(isolated.report)))
+        rows.append(
+            (
+                "`--dryci-verify-isolated`, same rules",
+                isolated,
+                files_with_findings(isolated.report),
+                kinds(isolated.report),
+            )
+        )
     out = [
         "# Hermeticity verifier on networkx",
         "",

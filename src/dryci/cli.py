@@ -50,8 +50,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and not module_name.startswith(exc.name):
-            print(f"dryci {name}: missing dependency {exc.name!r}; "
-                  f'install it with: pip install "pytest-dryci[server]"', file=sys.stderr)
+            print(
+                f"dryci {name}: missing dependency {exc.name!r}; "
+                f'install it with: pip install "pytest-dryci[server]"',
+                file=sys.stderr,
+            )
             return 2
         raise
     command: Callable[[list[str], str], int] = module.main

@@ -104,7 +104,11 @@ class Provenance:
     run_url: Optional[str] = None
 
     def to_json(self) -> dict[str, str]:
-        return {k: v for k, v in (("branch", self.branch), ("commit", self.commit), ("run_url", self.run_url)) if v}
+        return {
+            k: v
+            for k, v in (("branch", self.branch), ("commit", self.commit), ("run_url", self.run_url))
+            if v
+        }
 
 
 @dataclass(frozen=True)
@@ -164,8 +168,12 @@ def decode_file_entry(value: object, where: str) -> FileEntry:
     if unknown:
         raise ProtocolError(f"unknown field {sorted(unknown)[0]!r}", field=where)
     count = value.get("test_count")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_IDS_PER_KEY):
-        raise ProtocolError(f"expected null or an integer from 0 to {MAX_IDS_PER_KEY}", field=f"{where}.test_count")
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_IDS_PER_KEY
+    ):
+        raise ProtocolError(
+            f"expected null or an integer from 0 to {MAX_IDS_PER_KEY}", field=f"{where}.test_count"
+        )
     tests = value.get("tests", {})
     if not isinstance(tests, dict):
         raise ProtocolError("expected an object mapping test ids to seconds", field=f"{where}.tests")

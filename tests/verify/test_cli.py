@@ -9,14 +9,21 @@ from dryci.verify.cli import main, pytest_args
 
 def test_own_options_become_pytest_options_and_the_rest_pass_through() -> None:
     assert pytest_args(["--strict", "--json", "out.json", "--config=cfg.yaml", "-k", "fast", "tests/"]) == [
-        "--dryci-verify", "--dryci-verify-strict", "--dryci-verify-json=out.json",
-        "--dryci-verify-config=cfg.yaml", "-k", "fast", "tests/",
+        "--dryci-verify",
+        "--dryci-verify-strict",
+        "--dryci-verify-json=out.json",
+        "--dryci-verify-config=cfg.yaml",
+        "-k",
+        "fast",
+        "tests/",
     ]
 
 
 def test_arguments_after_a_double_dash_go_to_pytest_untouched() -> None:
     assert pytest_args(["--isolated", "--", "--strict"]) == [
-        "--dryci-verify", "--dryci-verify-isolated", "--strict"
+        "--dryci-verify",
+        "--dryci-verify-isolated",
+        "--strict",
     ]
 
 

@@ -69,11 +69,15 @@ def test_one_computed_import_of_a_top_level_module_suggests_visiting_that_module
 
 
 def test_modules_imported_by_name_from_one_package_suggest_all_its_submodules() -> None:
-    usage = {T: frozenset({
-        Use("pkg/plugins/a.py", "imports", "pkg/registry.py", "pkg.plugins.a"),
-        Use("pkg/plugins/b.py", "imports", "pkg/registry.py", "pkg.plugins.b"),
-        Use("pkg/plugins/__init__.py", "imports", "pkg/registry.py", "pkg.plugins"),
-    })}
+    usage = {
+        T: frozenset(
+            {
+                Use("pkg/plugins/a.py", "imports", "pkg/registry.py", "pkg.plugins.a"),
+                Use("pkg/plugins/b.py", "imports", "pkg/registry.py", "pkg.plugins.b"),
+                Use("pkg/plugins/__init__.py", "imports", "pkg/registry.py", "pkg.plugins"),
+            }
+        )
+    }
     verdict = compare(usage, {T: _closure("pkg/registry.py")})
     assert {f.rule for f in verdict.findings} == {
         Rule("pkg/registry.py", "visit_python_all_submodules_for", "pkg.plugins")

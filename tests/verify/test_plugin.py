@@ -16,17 +16,17 @@ HELPER_FILES = {
     "pkg/helper.py": "def double(x):\n    return 2 * x\n",
     "tests/test_a.py": "from pkg.helper import double\n\n\ndef test_a():\n    assert double(1) == 2\n",
     "tests/test_b.py": "import importlib\n\n\ndef test_b():\n"
-                       "    assert importlib.import_module('pkg.' + 'helper').double(2) == 4\n",
+    "    assert importlib.import_module('pkg.' + 'helper').double(2) == 4\n",
 }
 DATA_FILES = {
     "pkg/loader.py": "from pathlib import Path\n\n\ndef load(name):\n"
-                     "    return (Path(__file__).parent / 'data' / name).read_text()\n",
+    "    return (Path(__file__).parent / 'data' / name).read_text()\n",
     "pkg/data/one.txt": "1\n",
     "pkg/data/two.txt": "2\n",
     "tests/test_one.py": "from pkg.loader import load\n\n\ndef test_one():\n"
-                         "    assert load('one.txt') == '1\\n'\n",
+    "    assert load('one.txt') == '1\\n'\n",
     "tests/test_two.py": "from pkg.loader import load\n\n\ndef test_two():\n"
-                         "    assert load('two.txt') == '2\\n'\n",
+    "    assert load('two.txt') == '2\\n'\n",
 }
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
 
@@ -86,15 +86,18 @@ def test_strict_mode_passes_when_nothing_is_missing(project: pytest.Pytester) ->
 
 
 def test_a_shared_fixture_counts_for_every_test_file_that_requests_it(project: pytest.Pytester) -> None:
-    write(project, {
-        "tests/conftest.py": "import json\nfrom pathlib import Path\nimport pytest\n\n\n"
-                             "@pytest.fixture(scope='session')\ndef settings():\n"
-                             "    path = Path(__file__).parent / 'data' / 'settings.json'\n"
-                             "    return json.loads(path.read_text())\n",
-        "tests/data/settings.json": '{"debug": true}\n',
-        "tests/test_one.py": "def test_one(settings):\n    assert settings['debug']\n",
-        "tests/test_two.py": "def test_two(settings):\n    assert settings['debug']\n",
-    })
+    write(
+        project,
+        {
+            "tests/conftest.py": "import json\nfrom pathlib import Path\nimport pytest\n\n\n"
+            "@pytest.fixture(scope='session')\ndef settings():\n"
+            "    path = Path(__file__).parent / 'data' / 'settings.json'\n"
+            "    return json.loads(path.read_text())\n",
+            "tests/data/settings.json": '{"debug": true}\n',
+            "tests/test_one.py": "def test_one(settings):\n    assert settings['debug']\n",
+            "tests/test_two.py": "def test_two(settings):\n    assert settings['debug']\n",
+        },
+    )
     _, report = findings(project)
     assert _pairs(report) == {
         ("tests/test_one.py", "tests/data/settings.json", "reads"),
@@ -106,18 +109,21 @@ def test_a_shared_fixture_counts_for_every_test_file_that_requests_it(project: p
 def test_reads_outside_the_repository_caches_venvs_and_writes_are_not_dependencies(
     project: pytest.Pytester,
 ) -> None:
-    write(project, {
-        ".venv/lib/site-packages/extlib/data.txt": "x",
-        ".pytest_cache/v/note.txt": "x",
-        "pkg/io_user.py": "from pathlib import Path\n\nROOT = Path(__file__).parent.parent\n\n\n"
-                          "def roundtrip(path):\n    path.write_text('x')\n"
-                          "    (ROOT / 'out.log').write_text('written, never read')\n"
-                          "    (ROOT / '.venv/lib/site-packages/extlib/data.txt').read_text()\n"
-                          "    (ROOT / '.pytest_cache/v/note.txt').read_text()\n"
-                          "    return path.read_text()\n",
-        "tests/test_tmp.py": "from pkg.io_user import roundtrip\n\n\ndef test_tmp(tmp_path):\n"
-                             "    assert roundtrip(tmp_path / 'f.txt') == 'x'\n",
-    })
+    write(
+        project,
+        {
+            ".venv/lib/site-packages/extlib/data.txt": "x",
+            ".pytest_cache/v/note.txt": "x",
+            "pkg/io_user.py": "from pathlib import Path\n\nROOT = Path(__file__).parent.parent\n\n\n"
+            "def roundtrip(path):\n    path.write_text('x')\n"
+            "    (ROOT / 'out.log').write_text('written, never read')\n"
+            "    (ROOT / '.venv/lib/site-packages/extlib/data.txt').read_text()\n"
+            "    (ROOT / '.pytest_cache/v/note.txt').read_text()\n"
+            "    return path.read_text()\n",
+            "tests/test_tmp.py": "from pkg.io_user import roundtrip\n\n\ndef test_tmp(tmp_path):\n"
+            "    assert roundtrip(tmp_path / 'f.txt') == 'x'\n",
+        },
+    )
     result, report = findings(project)
     result.assert_outcomes(passed=1)
     assert report["findings"] == []
@@ -142,11 +148,16 @@ def _session_registered(pytester: pytest.Pytester) -> bool:
     [
         (["--dryci-verify-jobs=0"], "ERROR: --dryci-verify-jobs: expected a positive integer, got '0'"),
         (["--dryci-verify-config=nope.yaml"], "ERROR: --dryci-verify-config: */nope.yaml does not exist"),
-        (["--dryci"], "ERROR: --dryci-verify runs every test: combine it with --dryci only together with "
-                      "--dryci-no-skip"),
-        (["--dryci-verify-isolated", "-p", "xdist", "-n", "2"],
-         "ERROR: --dryci-verify-isolated starts its own processes: use --dryci-verify-jobs N instead of "
-         "-n/--dist"),
+        (
+            ["--dryci"],
+            "ERROR: --dryci-verify runs every test: combine it with --dryci only together with "
+            "--dryci-no-skip",
+        ),
+        (
+            ["--dryci-verify-isolated", "-p", "xdist", "-n", "2"],
+            "ERROR: --dryci-verify-isolated starts its own processes: use --dryci-verify-jobs N instead of "
+            "-n/--dist",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_flag(
@@ -161,8 +172,9 @@ def test_a_repository_without_a_config_is_a_usage_error(pytester: pytest.Pyteste
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = pytester.runpytest("--dryci-verify")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --dryci-verify: no repo_dagger.yaml, * found in *; pass "
-                                 "--dryci-verify-config PATH"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --dryci-verify: no repo_dagger.yaml, * found in *; pass --dryci-verify-config PATH"]
+    )
 
 
 def test_an_invalid_config_is_a_usage_error_naming_the_key(project: pytest.Pytester) -> None:
@@ -174,8 +186,17 @@ def test_an_invalid_config_is_a_usage_error_naming_the_key(project: pytest.Pytes
 
 def test_the_dryci_verify_command_runs_pytest_with_the_verifier(project: pytest.Pytester) -> None:
     write(project, DATA_FILES)
-    result = project.run(sys.executable, "-m", "dryci.cli", "verify", "--strict", "--json", "out.json",
-                         "-p", "no:cacheprovider")
+    result = project.run(
+        sys.executable,
+        "-m",
+        "dryci.cli",
+        "verify",
+        "--strict",
+        "--json",
+        "out.json",
+        "-p",
+        "no:cacheprovider",
+    )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["dryci verify: 2 test files use 2 files the dependency graph does not *"])
     report = json.loads((project.path / "out.json").read_text())
@@ -183,11 +204,23 @@ def test_the_dryci_verify_command_runs_pytest_with_the_verifier(project: pytest.
 
 
 def test_the_example_project_has_no_findings(pytester: pytest.Pytester) -> None:
-    shutil.copytree(EXAMPLE_PROJECT, pytester.path / "example", dirs_exist_ok=False,
-                    ignore=shutil.ignore_patterns("__pycache__", ".repo_dagger_cache", ".pytest_cache"))
+    shutil.copytree(
+        EXAMPLE_PROJECT,
+        pytester.path / "example",
+        dirs_exist_ok=False,
+        ignore=shutil.ignore_patterns("__pycache__", ".repo_dagger_cache", ".pytest_cache"),
+    )
     pytester.chdir()
-    result = pytester.runpytest_subprocess("--rootdir", "example", "-c", "example/pyproject.toml",
-                                           "-p", "no:cacheprovider", "--dryci-verify-strict", "example/tests")
+    result = pytester.runpytest_subprocess(
+        "--rootdir",
+        "example",
+        "-c",
+        "example/pyproject.toml",
+        "-p",
+        "no:cacheprovider",
+        "--dryci-verify-strict",
+        "example/tests",
+    )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["dryci verify: 3 test files checked; every file they used is in the *graph"])
 
@@ -195,13 +228,16 @@ def test_the_example_project_has_no_findings(pytester: pytest.Pytester) -> None:
 def test_submodules_an_earlier_test_file_bound_on_a_package_are_not_findings(
     project: pytest.Pytester,
 ) -> None:
-    write(project, {
-        "pkg/sub/__init__.py": "",
-        "pkg/sub/deep.py": "VALUE = 1\n",
-        "tests/test_a.py": "import pkg.sub.deep\n\n\ndef test_a():\n    assert pkg.sub.deep.VALUE == 1\n",
-        # `pkg` now carries the attribute `sub` (and `sub` carries `deep`), but test_b never uses them.
-        "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.__name__ == 'pkg'\n",
-    })
+    write(
+        project,
+        {
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/deep.py": "VALUE = 1\n",
+            "tests/test_a.py": "import pkg.sub.deep\n\n\ndef test_a():\n    assert pkg.sub.deep.VALUE == 1\n",
+            # `pkg` now carries the attribute `sub` (and `sub` carries `deep`), but test_b never uses them.
+            "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.__name__ == 'pkg'\n",
+        },
+    )
     result, report = findings(project)
     result.assert_outcomes(passed=2)
     assert report["findings"] == []

@@ -18,7 +18,7 @@ from dryci.verify.usage import Use
 
 T = "tests/test_x.py"
 
-READER = '''
+READER = """
 import importlib, os, pkgutil
 from pathlib import Path
 HERE = Path(__file__).parent
@@ -45,7 +45,7 @@ def write_out(path):
 
 def load(name):
     return importlib.import_module("proj.plugins." + name)
-'''
+"""
 
 
 @pytest.fixture

@@ -68,8 +68,13 @@ def test_a_clean_verdict_says_every_file_is_in_the_graph() -> None:
 def test_the_json_report_holds_findings_and_rules() -> None:
     data = json.loads(dumps(compare(USAGE, CLOSURES)))
     assert data["test_files_checked"] == [T]
-    assert data["findings"] == [{
-        "test_file": T, "path": "pkg/templates/report.html", "kind": "reads", "reader": "pkg/report.py",
-        "fix": {"path_rule": "pkg/report.py", "action": "visit_siblings", "value": "templates/*.html"},
-    }]
+    assert data["findings"] == [
+        {
+            "test_file": T,
+            "path": "pkg/templates/report.html",
+            "kind": "reads",
+            "reader": "pkg/report.py",
+            "fix": {"path_rule": "pkg/report.py", "action": "visit_siblings", "value": "templates/*.html"},
+        }
+    ]
     assert data["path_rules"] == {"pkg/report.py": {"visit_siblings": ["templates/*.html"]}}

@@ -38,7 +38,7 @@ def pytest_args(argv: list[str]) -> list[str]:
             args.append(f"{_OWN_VALUES[arg]}={argv[i + 1]}")
             i += 1
         elif arg == "--":
-            args += argv[i + 1:]
+            args += argv[i + 1 :]
             break
         else:
             args.append(arg)

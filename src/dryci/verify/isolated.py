@@ -26,6 +26,7 @@ from dryci.verify.usage import Use, from_json
 if TYPE_CHECKING:
     from dryci.verify.session import VerifyOptions
 
+
 @dataclass(frozen=True)
 class IsolatedResult:
     usages: tuple[Mapping[str, frozenset[Use]], ...]
@@ -53,8 +54,14 @@ def _group(items: list[pytest.Item]) -> dict[Path, list[str]]:
 
 def _command(config: pytest.Config, targets: list[str], record: Path, dagger_config: Path) -> list[str]:
     command = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        f"--rootdir={config.rootpath}", f"--dryci-verify-config={dagger_config}",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={config.rootpath}",
+        f"--dryci-verify-config={dagger_config}",
         f"--dryci-verify-record={record}",
     ]
     if config.inipath is not None:
@@ -67,7 +74,12 @@ def _command(config: pytest.Config, targets: list[str], record: Path, dagger_con
 
 
 def _run_one(
-    config: pytest.Config, path: Path, nodeids: list[str], all_selected: bool, workdir: Path, index: int,
+    config: pytest.Config,
+    path: Path,
+    nodeids: list[str],
+    all_selected: bool,
+    workdir: Path,
+    index: int,
     dagger_config: Path,
 ) -> _Child:
     record = workdir / f"{index}.json"
@@ -91,11 +103,14 @@ def _run_one(
 def run_isolated(session: pytest.Session, options: VerifyOptions, dagger_config: Path) -> IsolatedResult:
     config = session.config
     files = _group(list(session.items))
-    with tempfile.TemporaryDirectory(prefix="dryci-verify-") as tmp, \
-            ThreadPoolExecutor(max_workers=options.jobs) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="dryci-verify-") as tmp,
+        ThreadPoolExecutor(max_workers=options.jobs) as pool,
+    ):
         futures = [
-            pool.submit(_run_one, config, path, nodeids, _whole_file(session, path),
-                        Path(tmp), index, dagger_config)
+            pool.submit(
+                _run_one, config, path, nodeids, _whole_file(session, path), Path(tmp), index, dagger_config
+            )
             for index, (path, nodeids) in enumerate(sorted(files.items()))
         ]
         children = [f.result() for f in futures]

@@ -11,10 +11,26 @@ import os
 from pathlib import Path
 
 # Folder names whose contents are never project dependencies.
-IGNORED_PARTS = frozenset({
-    ".eggs", ".git", ".hg", ".hypothesis", ".mypy_cache", ".nox", ".pytest_cache", ".ruff_cache", ".svn",
-    ".tox", ".venv", "__pypackages__", "dist-packages", "node_modules", "site-packages", "venv",
-})
+IGNORED_PARTS = frozenset(
+    {
+        ".eggs",
+        ".git",
+        ".hg",
+        ".hypothesis",
+        ".mypy_cache",
+        ".nox",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".svn",
+        ".tox",
+        ".venv",
+        "__pypackages__",
+        "dist-packages",
+        "node_modules",
+        "site-packages",
+        "venv",
+    }
+)
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -31,7 +47,7 @@ class PathFilter:
         path = os.path.abspath(path)
         for prefix in self._prefixes:
             if path.startswith(prefix):
-                rel = path[len(prefix):]
+                rel = path[len(prefix) :]
                 break
         else:
             return None

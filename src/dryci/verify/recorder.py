@@ -130,7 +130,8 @@ class Recorder:
         for test_file, uses in self.uses.items():
             result[test_file] = frozenset(
                 Use(u.path, u.kind, u.reader, names.get(u.path))
-                if u.via is None and u.kind in ("imports", "runs", "references") else u
+                if u.via is None and u.kind in ("imports", "runs", "references")
+                else u
                 for u in uses
             )
         return result

@@ -25,10 +25,14 @@ def _plural(n: int, word: str) -> str:
 
 def summary_line(verdict: Verdict) -> str:
     if not verdict.findings:
-        return (f"dryci verify: {_plural(len(verdict.checked), 'test file')} checked; every file they used "
-                "is in the dependency graph")
-    return (f"dryci verify: {_plural(len(verdict.test_files_with_findings), 'test file')} use "
-            f"{_plural(len(verdict.missing_files), 'file')} the dependency graph does not contain")
+        return (
+            f"dryci verify: {_plural(len(verdict.checked), 'test file')} checked; every file they used "
+            "is in the dependency graph"
+        )
+    return (
+        f"dryci verify: {_plural(len(verdict.test_files_with_findings), 'test file')} use "
+        f"{_plural(len(verdict.missing_files), 'file')} the dependency graph does not contain"
+    )
 
 
 def _describe(finding: Finding) -> str:
@@ -52,8 +56,10 @@ def text_lines(verdict: Verdict, *, verbose: bool = False) -> list[str]:
         lines += ["", "dryci verify: add these rules to your repo_dagger.yaml:", ""]
         lines += ["    " + line for line in yaml_snippet(verdict).splitlines()]
     if verdict.not_analyzed:
-        lines.append(f"dryci verify: {_plural(len(verdict.not_analyzed), 'test file')} ran but "
-                     "are not among the config's inputs (never cached, not checked)")
+        lines.append(
+            f"dryci verify: {_plural(len(verdict.not_analyzed), 'test file')} ran but "
+            "are not among the config's inputs (never cached, not checked)"
+        )
         if verbose:
             lines += [f"  {path}" for path in verdict.not_analyzed]
     return lines

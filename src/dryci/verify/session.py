@@ -298,8 +298,11 @@ def _files_in(base_dir: Path, folder: str) -> list[str]:
         return []
     prefix = "" if folder in ("", ".") else folder + "/"
     return [
-        prefix + e.name for e in entries
-        if e.is_file() and not e.name.startswith(".") and e.name not in IGNORED_PARTS
+        prefix + e.name
+        for e in entries
+        if e.is_file()
+        and not e.name.startswith(".")
+        and e.name not in IGNORED_PARTS
         and not e.name.endswith((".pyc", ".pyo"))
     ]
 
