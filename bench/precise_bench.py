@@ -135,7 +135,8 @@ def run(tree: Path, *args: str) -> Run:
     lines = proc.stdout.splitlines()
     ran, failed = set(), set()
     for line in lines:
-        match = re.match(r"^(PASSED|FAILED|ERROR) (\S+::\S+)", line)
+        # "ERROR path.py - ..." is a collection error: it counts as that file failing (and running).
+        match = re.match(r"^(PASSED|FAILED|ERROR) (\S+::\S+|\S+\.py)(?: |$)", line)
         if match:
             ran.add(match.group(2))
             if match.group(1) != "PASSED":
