@@ -1,12 +1,20 @@
-"""Administration and reporting methods shared by both backends, on top of their _read/_write."""
+"""Query, administration and reporting methods shared by both backends, on top of their _read/_write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from dryci.exceptions import StoreError
-from dryci.server.backends.base import Project, RunRecord, TokenRow, UsageDay, User
+from dryci.server.backends.base import (
+    Project,
+    QueryResult,
+    RunRecord,
+    TokenRow,
+    UsageDay,
+    User,
+    V1Answer,
+)
 from dryci.server.backends.sqlops import SqlOps
 
 T = TypeVar("T")
@@ -25,6 +33,28 @@ class AdminOps:
         result = self._write(fn)
         assert result is not None
         return result
+
+    def lookup_token(self, token_id: str) -> TokenRow | None:
+        return self._read(lambda c: self.ops.lookup_token(c, token_id))
+
+    def query(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> QueryResult:
+        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
+
+    def query_v1(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> V1Answer:
+        return self._read(lambda c: self.ops.query_v1(c, project_id, namespaces, keys, now))
+
+    def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
+        self._write(lambda c: self.ops.touch(c, project_id, items, now))
+
+    def add_usage(self, days: Sequence[UsageDay]) -> None:
+        self._write(lambda c: self.ops.add_usage(c, days))
+
+    def check(self) -> None:
+        self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
 
     def _project_id(self, conn: Any, name: str) -> int:
         project_id = self.ops.project_id(conn, name)

@@ -8,7 +8,7 @@ Migrations run under an advisory lock so that workers starting together migrate 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ from dryci.exceptions import StoreError, StoreUnavailable
 from dryci.protocol import PublishRequest
 from dryci.server.backends import schema
 from dryci.server.backends.adminops import AdminOps
-from dryci.server.backends.base import Principal, QueryResult, TokenRow, UsageDay, V1Answer
+from dryci.server.backends.base import Principal
 from dryci.server.backends.sqlops import SqlOps
 
 T = TypeVar("T")
@@ -108,30 +108,8 @@ class PostgresBackend(AdminOps):
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from None
 
-    def lookup_token(self, token_id: str) -> TokenRow | None:
-        return self._read(lambda c: self.ops.lookup_token(c, token_id))
-
-    def query(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
-    ) -> QueryResult:
-        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
-
-    def query_v1(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
-    ) -> V1Answer:
-        return self._read(lambda c: self.ops.query_v1(c, project_id, namespaces, keys, now))
-
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
         return self._write_checked(lambda c: self.ops.publish(c, principal, request, api, now))
-
-    def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
-        self._write_checked(lambda c: self.ops.touch(c, project_id, items, now))
-
-    def add_usage(self, days: Sequence[UsageDay]) -> None:
-        self._write_checked(lambda c: self.ops.add_usage(c, days))
-
-    def check(self) -> None:
-        self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
 
     def size_bytes(self) -> int:
         row = self._read(

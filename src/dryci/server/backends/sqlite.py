@@ -11,7 +11,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from dryci.exceptions import StoreError, StoreUnavailable
 from dryci.protocol import PublishRequest
 from dryci.server.backends import schema
 from dryci.server.backends.adminops import AdminOps
-from dryci.server.backends.base import Principal, QueryResult, TokenRow, UsageDay, V1Answer
+from dryci.server.backends.base import Principal
 from dryci.server.backends.sqlops import SqlOps
 
 T = TypeVar("T")
@@ -160,19 +160,6 @@ class SqliteBackend(AdminOps):
     def pinned(self) -> Iterator[None]:
         yield  # every thread already reads through its own connection
 
-    def lookup_token(self, token_id: str) -> TokenRow | None:
-        return self._read(lambda c: self.ops.lookup_token(c, token_id))
-
-    def query(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
-    ) -> QueryResult:
-        return self._read(lambda c: self.ops.query(c, project_id, namespaces, keys, now))
-
-    def query_v1(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
-    ) -> V1Answer:
-        return self._read(lambda c: self.ops.query_v1(c, project_id, namespaces, keys, now))
-
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
         return self.submit_publish(principal, request, api, now).result()
 
@@ -181,15 +168,6 @@ class SqliteBackend(AdminOps):
     ) -> Future[int]:
         """Queue a publish without waiting: the app awaits the future on its event loop, no thread blocked."""
         return self._submit(lambda c: self.ops.publish(c, principal, request, api, now))
-
-    def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
-        self._write(lambda c: self.ops.touch(c, project_id, items, now))
-
-    def add_usage(self, days: Sequence[UsageDay]) -> None:
-        self._write(lambda c: self.ops.add_usage(c, days))
-
-    def check(self) -> None:
-        self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
 
     def size_bytes(self) -> int:
         return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
