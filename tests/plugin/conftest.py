@@ -20,18 +20,9 @@ import dryci.dagger
 import dryci.plugin.session
 import dryci.store.local
 import dryci.store.remote  # noqa: F401
+from tests.dagger_project import dagger_config
 
-CONFIG = """\
-base_dir: "."
-inputs: "tests/**/test_*.py"
-global_deps: "global.cfg"
-python_roots: ["src", "tests"]
-path_rules:
-  "**/*.py":
-    visit_imported_python_modules: true
-  "tests/test_data.py":
-    visit: "tests/data/values.txt"
-"""
+CONFIG = dagger_config("tests/test_data.py", "tests/data/values.txt")
 
 FILES = {
     "global.cfg": "setting = 1\n",

@@ -12,18 +12,9 @@ import dryci.dagger
 import dryci.plugin.session
 import dryci.precise.session
 import dryci.store.local  # noqa: F401
+from tests.dagger_project import dagger_config
 
-CONFIG = """\
-base_dir: "."
-inputs: "tests/**/test_*.py"
-global_deps: "global.cfg"
-python_roots: ["src", "tests"]
-path_rules:
-  "**/*.py":
-    visit_imported_python_modules: true
-  "tests/test_shapes.py":
-    visit: "tests/data/sizes.txt"
-"""
+CONFIG = dagger_config("tests/test_shapes.py", "tests/data/sizes.txt")
 
 SHAPES = """\
 SCALE = 1
