@@ -9,11 +9,11 @@ on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Callable, Optional
 
 from dryci import __version__
+from dryci.console import stdout_closed
 from dryci.exceptions import DryciError
 
 # command -> (module, one-line summary)
@@ -66,10 +66,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `dryci ... | head` closed our stdout: stop quietly, and keep the interpreter's final
-        # flush from raising again on the closed pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return stdout_closed()
 
 
 if __name__ == "__main__":

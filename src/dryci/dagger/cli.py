@@ -9,12 +9,12 @@ and a per-file cache in ``.repo_dagger_cache/`` under the base dir makes repeate
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 from dryci import __version__
+from dryci.console import stdout_closed
 from dryci.dagger.analysis import Analysis, analyze
 from dryci.dagger.config import Config, load_config
 from dryci.dagger.filecache import default_cache_dir
@@ -167,9 +167,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `repo_dagger ... | head` closed stdout: stop quietly (the final flush would raise again).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return stdout_closed()
     finally:
         if profiler is not None:
             profiler.disable()
