@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from _networkx import pip_download
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 RESULTS = ROOT / "bench" / "results" / "dagger.md"
@@ -186,22 +188,7 @@ def fetch_real(package: str) -> Path:
     download.mkdir(parents=True, exist_ok=True)
     archives = sorted(download.glob(f"{package}-*.tar.gz"))
     if not archives:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-q",
-                "-d",
-                str(download),
-                package,
-            ],
-            check=True,
-        )
+        pip_download(package, download)
         archives = sorted(download.glob(f"{package}-*.tar.gz"))
     archive = archives[-1]
     target = WORK / archive.name[: -len(".tar.gz")]

@@ -22,32 +22,20 @@ import os
 import platform
 import re
 import resource
-import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import _networkx
+from _networkx import fresh_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work" / "plugin"
 RESULTS = ROOT / "bench" / "results" / "plugin.md"
 VENV = WORK / "venv"
 PY = VENV / "bin" / "python"
-
-CONFIG = """\
-# repo_dagger config for the networkx sdist (written by bench/plugin_bench.py)
-base_dir: "."
-inputs: "networkx/**/tests/test_*.py"
-global_deps: ["pyproject.toml"]
-global_exclude: ["**/__pycache__/**", ".pytest_cache/**", ".testmondata*"]
-python_roots: ["."]
-root_python_packages: ["networkx"]
-path_rules:
-  "**/*.py":
-    visit_imported_python_modules: true
-"""
 
 
 @dataclass(frozen=True)
@@ -58,52 +46,10 @@ class Timing:
     dryci_line: str
 
 
-def sh(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-    print("+", " ".join(str(a) for a in args), flush=True)
-    subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True)
-
-
 def prepare() -> Path:
     """Download and unpack networkx, create the throwaway venv; return the pristine source dir."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    dl = WORK / "dl"
-    if not any(dl.glob("networkx-*.tar.gz")):
-        sh(sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "networkx", "-d", dl)
-    sdist = sorted(dl.glob("networkx-*.tar.gz"))[-1]
-    pristine = WORK / sdist.name.removesuffix(".tar.gz")
-    if not pristine.exists():
-        with tarfile.open(sdist) as tar:
-            try:
-                tar.extractall(WORK, filter="data")
-            except TypeError:  # Python without extraction filters
-                tar.extractall(WORK)
-    (pristine / "repo_dagger.yaml").write_text(CONFIG)
-    # networkx keeps no pytest config: without one, pytest would take this repository's as rootdir.
-    (pristine / "pytest.ini").write_text("[pytest]\n")
-    if not PY.exists():
-        sh(sys.executable, "-m", "venv", VENV)
-        sh(
-            PY,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "pytest-testmon",
-            "numpy",
-            "scipy",
-            "PyYAML",
-            "wcmatch",
-            "httpx",
-        )
-    return pristine
-
-
-def fresh_copy(pristine: Path, name: str) -> Path:
-    target = WORK / name
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(pristine, target)
-    return target
+    packages = ["pytest-testmon", "numpy", "scipy", "PyYAML", "wcmatch", "httpx"]
+    return _networkx.prepare(WORK, "plugin_bench.py", VENV, [sys.executable], packages, WORK / "dl")
 
 
 def run(tree: Path, *args: str) -> Timing:

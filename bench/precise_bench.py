@@ -24,32 +24,20 @@ import os
 import platform
 import re
 import resource
-import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import _networkx
+from _networkx import fresh_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work" / "precise"
 RESULTS = ROOT / "bench" / "results" / "precise.md"
 VENV = WORK / "venv"
 PY = VENV / "bin" / "python"
-
-CONFIG = """\
-# repo_dagger config for the networkx sdist (written by bench/precise_bench.py)
-base_dir: "."
-inputs: "networkx/**/tests/test_*.py"
-global_deps: ["pyproject.toml"]
-global_exclude: ["**/__pycache__/**", ".pytest_cache/**", ".testmondata*"]
-python_roots: ["."]
-root_python_packages: ["networkx"]
-path_rules:
-  "**/*.py":
-    visit_imported_python_modules: true
-"""
 
 # (module, function): spread over the package; each is exercised by some tests.
 TARGETS = [
@@ -76,49 +64,11 @@ class Run:
     extra: str  # the dryci / dryci precise lines
 
 
-def sh(*args: str | Path, cwd: Path | None = None) -> None:
-    print("+", " ".join(str(a) for a in args), flush=True)
-    subprocess.run([str(a) for a in args], cwd=cwd, check=True)
-
-
 def prepare() -> Path:
-    WORK.mkdir(parents=True, exist_ok=True)
-    dl = ROOT / "bench" / ".work" / "plugin" / "dl"
-    if not any(dl.glob("networkx-*.tar.gz")):
-        dl = WORK / "dl"
-        sh(sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "networkx", "-d", dl)
-    sdist = sorted(dl.glob("networkx-*.tar.gz"))[-1]
-    pristine = WORK / sdist.name[: -len(".tar.gz")]
-    if not pristine.exists():
-        with tarfile.open(sdist) as tar:
-            tar.extractall(WORK)
-    (pristine / "repo_dagger.yaml").write_text(CONFIG)
-    (pristine / "pytest.ini").write_text("[pytest]\n")
-    if not PY.exists():
-        sh("env", "PYENV_VERSION=3.12.1", "python", "-m", "venv", VENV)
-        sh(
-            PY,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "pytest",
-            "pytest-testmon",
-            "numpy",
-            "scipy",
-            "PyYAML",
-            "wcmatch",
-            "httpx",
-        )
-    return pristine
-
-
-def fresh_copy(pristine: Path, name: str) -> Path:
-    target = WORK / name
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(pristine, target)
-    return target
+    packages = ["pytest", "pytest-testmon", "numpy", "scipy", "PyYAML", "wcmatch", "httpx"]
+    python = ["env", "PYENV_VERSION=3.12.1", "python"]
+    plugin_dl = ROOT / "bench" / ".work" / "plugin" / "dl"
+    return _networkx.prepare(WORK, "precise_bench.py", VENV, python, packages, plugin_dl, WORK / "dl")
 
 
 def run(tree: Path, *args: str) -> Run:

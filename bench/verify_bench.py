@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _networkx import pip_download
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
@@ -64,22 +65,7 @@ def sdist(version: str) -> Path:
     if existing:
         return existing[-1]
     spec = f"networkx=={version}" if version else "networkx"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "-q",
-            "-d",
-            str(WORK),
-            spec,
-        ],
-        check=True,
-    )
+    pip_download(spec, WORK)
     return sorted(WORK.glob("networkx-*.tar.gz"))[-1]
 
 
