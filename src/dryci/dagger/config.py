@@ -29,6 +29,7 @@ __all__ = [
     "RuleActions",
     "find_config",
     "load_config",
+    "pyproject_tool",
 ]
 
 # Looked up in this order; the YAML file wins when several exist (as the issue asks).
@@ -109,13 +110,21 @@ def find_config(rootdir: Path) -> Optional[Path]:
         if name != "pyproject.toml":
             return candidate
         try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            text = candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
             return None
-        tool = data.get("tool")
-        if isinstance(tool, dict) and "repo_dagger" in tool:
+        if "repo_dagger" in pyproject_tool(text):
             return candidate
     return None
+
+
+def pyproject_tool(text: str) -> dict[str, Any]:
+    """The ``[tool]`` table of a pyproject.toml text; empty when it has none or is not valid TOML."""
+    try:
+        tool = tomllib.loads(text).get("tool")
+    except tomllib.TOMLDecodeError:
+        return {}
+    return tool if isinstance(tool, dict) else {}
 
 
 def load_config(path: Path) -> Config:

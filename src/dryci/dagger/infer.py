@@ -13,19 +13,13 @@ import fnmatch
 import hashlib
 import os
 import posixpath
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from dryci.dagger.config import Config, PathRule, RuleActions
+from dryci.dagger.config import Config, PathRule, RuleActions, pyproject_tool
 from dryci.dagger.datapaths import data_accesses
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 __all__ = [
     "GLOBAL_EXCLUDE",
@@ -219,11 +213,7 @@ def _ini_values(name: str, text: str) -> Optional[Mapping[str, Any]]:
     """The options of ``name`` when it configures pytest; None when it does not (or cannot be read:
     pytest itself reports a broken settings file)."""
     if name == "pyproject.toml":
-        try:
-            tool = tomllib.loads(text).get("tool", {})
-        except tomllib.TOMLDecodeError:
-            return None
-        table = tool.get("pytest", {}).get("ini_options") if isinstance(tool, dict) else None
+        table = pyproject_tool(text).get("pytest", {}).get("ini_options")
         return table if isinstance(table, dict) else None
     parser = configparser.ConfigParser(interpolation=None)
     try:
