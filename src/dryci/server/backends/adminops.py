@@ -26,13 +26,8 @@ class AdminOps:
     def _read(self, fn: Callable[[Any], T]) -> T:
         raise NotImplementedError
 
-    def _write(self, fn: Callable[[Any], T], wait: bool = True) -> T | None:
+    def _write(self, fn: Callable[[Any], T]) -> T:
         raise NotImplementedError
-
-    def _written(self, fn: Callable[[Any], T]) -> T:
-        result = self._write(fn)
-        assert result is not None
-        return result
 
     def lookup_token(self, token_id: str) -> TokenRow | None:
         return self._read(lambda c: self.ops.lookup_token(c, token_id))
@@ -69,13 +64,13 @@ class AdminOps:
             self.ops.create_project(conn, name, max_entries, now)
             return next(p for p in self.ops.list_projects(conn) if p.name == name)
 
-        return self._written(run)
+        return self._write(run)
 
     def list_projects(self) -> list[Project]:
         return self._read(self.ops.list_projects)
 
     def revoke_project(self, name: str, now: float) -> bool:
-        return self._written(lambda c: self.ops.revoke_project(c, name, now))
+        return self._write(lambda c: self.ops.revoke_project(c, name, now))
 
     def create_user(self, project: str, name: str, now: float) -> User:
         def run(conn: Any) -> User:
@@ -85,13 +80,13 @@ class AdminOps:
             self.ops.create_user(conn, project_id, name, now)
             return next(u for u in self.ops.list_users(conn, project) if u.name == name)
 
-        return self._written(run)
+        return self._write(run)
 
     def list_users(self, project: str | None) -> list[User]:
         return self._read(lambda c: self.ops.list_users(c, project))
 
     def revoke_user(self, project: str, name: str, now: float) -> bool:
-        return self._written(lambda c: self.ops.revoke_user(c, self._project_id(c, project), name, now))
+        return self._write(lambda c: self.ops.revoke_user(c, self._project_id(c, project), name, now))
 
     def create_token(
         self,
@@ -118,7 +113,7 @@ class AdminOps:
             assert row is not None
             return row
 
-        return self._written(run)
+        return self._write(run)
 
     def list_tokens(self, project: str | None) -> list[TokenRow]:
         def run(conn: Any) -> list[TokenRow]:
@@ -130,7 +125,7 @@ class AdminOps:
         return self._read(run)
 
     def revoke_token(self, token_id: str, now: float) -> bool:
-        return self._written(lambda c: self.ops.revoke_token(c, token_id, now))
+        return self._write(lambda c: self.ops.revoke_token(c, token_id, now))
 
     def has_any_token(self) -> bool:
         return self._read(self.ops.has_any_token)
@@ -142,10 +137,10 @@ class AdminOps:
             project_id = self._project_id(conn, project) if project is not None else None
             return self.ops.purge(conn, token_id, since, key, project_id)
 
-        return self._written(run)
+        return self._write(run)
 
     def apply_retention(self, now: float, max_age_days: float, default_cap: int | None) -> int:
-        return self._written(lambda c: self.ops.apply_retention(c, now, max_age_days, default_cap))
+        return self._write(lambda c: self.ops.apply_retention(c, now, max_age_days, default_cap))
 
     def usage(self, project_id: int | None, since_day: str) -> list[UsageDay]:
         return self._read(lambda c: self.ops.usage(c, project_id, since_day))

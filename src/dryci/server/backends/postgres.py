@@ -56,7 +56,7 @@ class PostgresBackend(AdminOps):
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {_redacted(url)}: {exc}") from None
         try:
-            self.schema_version = self._write_checked(self._migrate)
+            self.schema_version = self._write(self._migrate)
         except BaseException:
             self._pool.close()
             raise
@@ -67,7 +67,7 @@ class PostgresBackend(AdminOps):
         current = schema.read_version(conn.execute, bool(exists and exists[0]))
         return schema.apply(conn.execute, current, "postgres", _redacted(self.url))
 
-    def _write_checked(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+    def _write(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         for attempt in range(RETRIES):
             try:
                 with self._pool.connection() as conn, conn.transaction():
@@ -78,9 +78,6 @@ class PostgresBackend(AdminOps):
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
                 raise StoreUnavailable(f"database unavailable: {exc}") from None
         raise AssertionError("unreachable")
-
-    def _write(self, fn: Callable[[psycopg.Connection[Any]], T], wait: bool = True) -> T | None:
-        return self._write_checked(fn)
 
     def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         pinned: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
@@ -109,7 +106,7 @@ class PostgresBackend(AdminOps):
             raise StoreUnavailable(f"database unavailable: {exc}") from None
 
     def publish(self, principal: Principal, request: PublishRequest, api: str, now: float) -> int:
-        return self._write_checked(lambda c: self.ops.publish(c, principal, request, api, now))
+        return self._write(lambda c: self.ops.publish(c, principal, request, api, now))
 
     def size_bytes(self) -> int:
         row = self._read(

@@ -138,9 +138,8 @@ class SqliteBackend(AdminOps):
         self._queue.put((fn, future))
         return future
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T], wait: bool = True) -> T | None:
-        future = self._submit(fn)
-        return future.result() if wait else None
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self._submit(fn).result()
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
