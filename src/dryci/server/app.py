@@ -134,9 +134,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     _install_error_handlers(app)
 
-    def authorize(token: str | None, now: float, *, write: bool) -> Principal:
-        if token is None:
-            raise AuthError("missing Authorization: Bearer token")
+    def authorize(token: str, now: float, *, write: bool) -> Principal:
         principal = authenticate(backend, token, now)
         retry = state.limiter.retry_after(principal.token_id, now)
         if retry is not None:
@@ -149,12 +147,15 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             require_write(principal)
         return principal
 
-    async def call(request: Request, work: Callable[[Principal, Any, float], Any], *, write: bool) -> Any:
+    async def received(request: Request) -> tuple[str, bytes, float]:
+        """The bearer token (401 before the body is read), the body and the request time."""
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
             raise AuthError("missing Authorization: Bearer token")
-        raw = await read_body(request)
-        now = time.time()
+        return token, await read_body(request), time.time()
+
+    async def call(request: Request, work: Callable[[Principal, Any, float], Any], *, write: bool) -> Any:
+        token, raw, now = await received(request)
 
         def run() -> Any:
             if write:  # a publish takes its own connection for the transaction: pin nothing meanwhile
@@ -191,11 +192,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                 request, lambda p, data, now: publish(p, decode(data), api, now), write=True
             )
             return stored
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            raise AuthError("missing Authorization: Bearer token")
-        raw = await read_body(request)
-        now = time.time()
+        token, raw, now = await received(request)
         principal = authorize(token, now, write=True)
         publish_request = decode(loads_strict(raw))
         stored = await asyncio.wrap_future(submit(principal, publish_request, api, now))
