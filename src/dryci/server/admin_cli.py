@@ -17,6 +17,7 @@ from dryci.exceptions import ConfigError
 from dryci.protocol import is_key
 from dryci.server.backends.base import SCOPES, Backend
 from dryci.server.config import DEFAULT_DB
+from dryci.server.recorder import day_of
 from dryci.server.timeparse import format_time, parse_duration, parse_time
 
 
@@ -250,7 +251,7 @@ def _usage(args: argparse.Namespace, backend: Backend, now: float) -> int:
     wanted = [pid for pid, name in projects.items() if name == args.project] if args.project else [None]
     if args.project and not wanted:
         raise ConfigError(f"no project named {args.project!r}", key="--project")
-    since = time.strftime("%Y-%m-%d", time.gmtime(now - (args.days - 1) * 86400.0))
+    since = day_of(now - (args.days - 1) * 86400.0)
     _emit(
         args,
         [
