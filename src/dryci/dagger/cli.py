@@ -16,9 +16,9 @@ from typing import Optional
 from dryci import __version__
 from dryci.console import stdout_closed
 from dryci.dagger.analysis import Analysis, analyze
-from dryci.dagger.config import Config, load_config
+from dryci.dagger.config import load_config
 from dryci.dagger.filecache import default_cache_dir
-from dryci.dagger.hashing import hash_env_salt
+from dryci.dagger.hashing import command_salt
 from dryci.dagger.report import (
     dep_counts,
     go_json,
@@ -73,11 +73,6 @@ def build_parser(prog: str = "repo_dagger") -> argparse.ArgumentParser:
     return parser
 
 
-def _salt(config: Config, hash_salt: str) -> str:
-    env = hash_env_salt(config)
-    return hash_salt if not env else f"{hash_salt}\0{env}"
-
-
 def _run(args: argparse.Namespace) -> int:
     verbose: bool = args.verbose
     if verbose:
@@ -97,7 +92,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if verbose:
         log("Generating dependency graph")
-    analysis = analyze(config, input_files=inputs, salt=_salt(config, args.hash_salt), cache_dir=cache_dir)
+    salt = command_salt(config, args.hash_salt)
+    analysis = analyze(config, input_files=inputs, salt=salt, cache_dir=cache_dir)
     for warning in analysis.warnings:
         log(f"Warning: {warning}")
     if verbose:

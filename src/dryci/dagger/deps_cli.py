@@ -26,7 +26,7 @@ from typing import Optional
 from dryci.dagger.analysis import Analysis, analyze
 from dryci.dagger.config import find_config, load_config
 from dryci.dagger.filecache import default_cache_dir
-from dryci.dagger.hashing import hash_env_salt
+from dryci.dagger.hashing import command_salt
 from dryci.dagger.report import dep_counts, relations_json, rev_dep_counts, sorted_stats
 from dryci.exceptions import ConfigError
 
@@ -138,10 +138,8 @@ def _analyze(args: argparse.Namespace, extra_inputs: Optional[list[str]] = None)
     inputs = None
     if extra_inputs:
         inputs = [_relative(path, config.base_dir) for path in extra_inputs]
-    env = hash_env_salt(config)
-    salt = args.salt if not env else f"{args.salt}\0{env}"
     cache_dir = None if args.no_cache else default_cache_dir(config.base_dir)
-    analysis = analyze(config, input_files=inputs, salt=salt, cache_dir=cache_dir)
+    analysis = analyze(config, input_files=inputs, salt=command_salt(config, args.salt), cache_dir=cache_dir)
     for warning in analysis.warnings:
         print(f"warning: {warning}")
     return analysis, config.base_dir

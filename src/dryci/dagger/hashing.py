@@ -18,7 +18,14 @@ from pathlib import Path
 from dryci.dagger.config import Config
 from dryci.dagger.graph import strongly_connected_components
 
-__all__ = ["ALGORITHM_VERSION", "component_hashes", "dependency_hashes", "environment_salt", "hash_env_salt"]
+__all__ = [
+    "ALGORITHM_VERSION",
+    "command_salt",
+    "component_hashes",
+    "dependency_hashes",
+    "environment_salt",
+    "hash_env_salt",
+]
 
 # Bump whenever the same tree could hash differently.
 ALGORITHM_VERSION = "dryci-dagger-1"
@@ -108,6 +115,12 @@ def hash_env_salt(config: Config) -> str:
         # An unset variable and an empty one are different environments.
         parts.append(f"{name}={'<unset>' if value is None else 'set:' + value}")
     return "\n".join(parts)
+
+
+def command_salt(config: Config, salt: str) -> str:
+    """The salt of the ``repo_dagger`` and ``dryci deps`` commands: ``salt`` plus the ``hash_env`` values."""
+    env = hash_env_salt(config)
+    return salt if not env else f"{salt}\0{env}"
 
 
 def environment_salt(config: Config, extra: str = "") -> str:
