@@ -37,6 +37,7 @@ class DryciSession:
         self.base_dir: Path | None = None
         self.analysis: Any = None
         self.dagger_config: Any = None  # kept for precise mode (its config identity and salt)
+        self.config_path: Path | None = None  # the config file it came from; None when inferred
         self.environment_salt = ""
         self.store: Any = None
         self.local: Any = None
@@ -112,7 +113,7 @@ class DryciSession:
                 dagger_config = load_config(path)
             salt = environment_salt(dagger_config, extra=self.settings.salt)
             self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
-            self.dagger_config, self.environment_salt = dagger_config, salt
+            self.dagger_config, self.environment_salt, self.config_path = dagger_config, salt, path
         except (DryciError, OSError) as exc:
             self.say(f"dryci: {exc} {RUNNING_ALL}")
             return

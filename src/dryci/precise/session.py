@@ -76,9 +76,8 @@ class PreciseSession:
         dagger_config = self.dryci.dagger_config
         analysis = self.dryci.analysis
         globals_ = {g: analysis.digests.get(g, "missing") for g in dagger_config.global_deps}
-        config_file = self.dryci.settings.config_path or _find_config(self.config.rootpath)
         return make_context(
-            config_file, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_
+            self.dryci.config_path, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_
         )
 
     def worker_payload(self) -> dict[str, Any]:
@@ -221,12 +220,6 @@ class PreciseSession:
 
 def _skipped(item: Any) -> bool:
     return any(mark.name == "skip" for mark in item.iter_markers())
-
-
-def _find_config(root: Any) -> Any:
-    from dryci.dagger import find_config
-
-    return find_config(root)
 
 
 def _portable(dagger_config: Any) -> Any:
