@@ -7,10 +7,11 @@ file in a child process (``dryci.verify.isolated``) and merges their recordings.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,14 +261,19 @@ def expand(usage: Mapping[str, frozenset[Use]], base_dir: Path) -> dict[str, fro
     """Listings become one use per listed file; uses of files that no longer exist are dropped."""
     listed: dict[str, list[str]] = {}
     result: dict[str, frozenset[Use]] = {}
+
+    @functools.cache  # test files share most of their uses: stat each path once
+    def is_file(rel: str) -> bool:
+        return (base_dir / rel).is_file()
+
     for test_file, uses in usage.items():
         kept: set[Use] = set()
         for use in uses:
             if use.kind != "lists":
-                if (base_dir / use.path).is_file():
+                if is_file(use.path):
                     kept.add(use)
                     if use.kind in ("imports", "runs", "references"):
-                        kept.update(_packages_of(base_dir, use))
+                        kept.update(_packages_of(is_file, use))
                 continue
             if use.path not in listed:
                 listed[use.path] = _files_in(base_dir, use.path)
@@ -276,14 +282,14 @@ def expand(usage: Mapping[str, frozenset[Use]], base_dir: Path) -> dict[str, fro
     return result
 
 
-def _packages_of(base_dir: Path, use: Use) -> set[Use]:
+def _packages_of(is_file: Callable[[str], bool], use: Use) -> set[Use]:
     """Using a module means its packages' ``__init__`` ran too, even when ``sys.modules`` had them."""
     found = set()
     folder = posixpath.dirname(use.path)
     name = use.via
     if posixpath.basename(use.path) == "__init__.py":
         folder = posixpath.dirname(folder)
-    while folder and (base_dir / folder / "__init__.py").is_file():
+    while folder and is_file(f"{folder}/__init__.py"):
         name = name.rpartition(".")[0] or None if name else None
         found.add(Use(f"{folder}/__init__.py", "imports", use.reader, name))
         folder = posixpath.dirname(folder)
