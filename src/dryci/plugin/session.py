@@ -250,8 +250,11 @@ class DryciSession:
             name = item.nodeid.split("::", 1)[1]
             self.index[item.nodeid] = (file_plan.path, name)
             self.test_counts[file_plan.path] = self.test_counts.get(file_plan.path, 0) + 1
-            if plan.skip and file_plan.is_cached(name):
-                if in_canary(self.canary_seed, file_plan.test_id(name), self.settings.canary):
+            if not plan.skip:
+                continue
+            test_id = file_plan.test_id(name)  # an HMAC: computed once per test
+            if test_id in file_plan.passed:
+                if in_canary(self.canary_seed, test_id, self.settings.canary):
                     self.canary.add(item.nodeid)
                 else:
                     item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
