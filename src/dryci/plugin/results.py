@@ -9,7 +9,7 @@ import pytest
 from dryci.plugin.selection import SKIP_REASON
 from dryci.precise import PRECISE_SKIP_REASON
 
-__all__ = ["ResultTracker"]
+__all__ = ["ResultTracker", "skip_reason"]
 
 
 @dataclass
@@ -21,12 +21,16 @@ class _Outcome:
     seconds: float = 0.0
 
 
-def _skipped_by_cache(report: pytest.TestReport) -> bool:
+def skip_reason(report: pytest.TestReport) -> str:
+    """The reason a skip report gives ('' for a report that gives none)."""
     longrepr = report.longrepr
-    if not (isinstance(longrepr, tuple) and len(longrepr) == 3):
-        return False
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+
+
+def _skipped_by_cache(report: pytest.TestReport) -> bool:
+    reason = skip_reason(report)
     # Tests precise mode skipped count as cached too (its own summary line says how many).
-    return SKIP_REASON in str(longrepr[2]) or PRECISE_SKIP_REASON in str(longrepr[2])
+    return SKIP_REASON in reason or PRECISE_SKIP_REASON in reason
 
 
 class ResultTracker:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dryci.exceptions import StoreUnavailable
+from dryci.plugin.results import skip_reason
 from dryci.precise import PRECISE_SKIP_REASON
 from dryci.precise.context import PreciseContext, make_context, read_closure
 from dryci.precise.decide import TestDecision, decide_ids, for_node
@@ -125,8 +126,7 @@ class PreciseSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker or report.when != "setup" or not report.skipped:
             return
-        longrepr = report.longrepr
-        if isinstance(longrepr, tuple) and len(longrepr) == 3 and PRECISE_SKIP_REASON in str(longrepr[2]):
+        if PRECISE_SKIP_REASON in skip_reason(report):
             self.saved.add(report.nodeid)
 
     @pytest.hookimpl(tryfirst=True)
