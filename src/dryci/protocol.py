@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -261,6 +261,18 @@ def _keys(value: object, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _keyed(value: object, where: str, values: str) -> Iterator[tuple[str, Any]]:
+    """The items of an object of at most MAX_KEYS_PER_REQUEST keys, each key checked as it is reached."""
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected an object mapping keys to {values}", field=where)
+    if len(value) > MAX_KEYS_PER_REQUEST:
+        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field=where)
+    for key, item in value.items():
+        if not is_key(key):
+            raise ProtocolError("expected keys of 64 lowercase hex characters", field=where)
+        yield key, item
+
+
 def _count(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise ProtocolError(f"expected an integer from 0 to {MAX_COUNT}", field=where)
@@ -289,16 +301,10 @@ def decode_v1_publish_request(body: object) -> PublishRequest:
     """Validate a 0.1.x publish body; the counts are optional, durations unknown (0.0)."""
     where = "passed_node_ids_per_test_file"
     data = _object(body, {where, *V1_COUNT_FIELDS}, {where})
-    per_file = data[where]
-    if not isinstance(per_file, dict):
-        raise ProtocolError("expected an object mapping keys to lists of test ids", field=where)
-    if len(per_file) > MAX_KEYS_PER_REQUEST:
-        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field=where)
-    entries: dict[str, FileEntry] = {}
-    for key, ids in per_file.items():
-        if not is_key(key):
-            raise ProtocolError("expected keys of 64 lowercase hex characters", field=where)
-        entries[key] = FileEntry(tests=dict.fromkeys(_ids(ids, f"{where}.{key}"), 0.0))
+    entries = {
+        key: FileEntry(tests=dict.fromkeys(_ids(ids, f"{where}.{key}"), 0.0))
+        for key, ids in _keyed(data[where], where, "lists of test ids")
+    }
     counts = {V1_COUNT_FIELDS[name]: _count(data[name], name) for name in V1_COUNT_FIELDS if name in data}
     return PublishRequest(entries=entries, stats=PublishStats(**counts))
 
@@ -312,16 +318,10 @@ def decode_v2_query_request(body: object) -> QueryRequest:
 def decode_v2_publish_request(body: object) -> PublishRequest:
     """Validate a v2 publish body (entries, optional provenance and stats)."""
     data = _object(body, {"entries", "provenance", "stats"}, {"entries"})
-    raw_entries = data["entries"]
-    if not isinstance(raw_entries, dict):
-        raise ProtocolError("expected an object mapping keys to entries", field="entries")
-    if len(raw_entries) > MAX_KEYS_PER_REQUEST:
-        raise ProtocolError(f"at most {MAX_KEYS_PER_REQUEST} keys per request", field="entries")
-    entries: dict[str, FileEntry] = {}
-    for key, raw in raw_entries.items():
-        if not is_key(key):
-            raise ProtocolError("expected keys of 64 lowercase hex characters", field="entries")
-        entries[key] = decode_file_entry(raw, f"entries.{key}")
+    entries = {
+        key: decode_file_entry(raw, f"entries.{key}")
+        for key, raw in _keyed(data["entries"], "entries", "entries")
+    }
     provenance = Provenance()
     if data.get("provenance") is not None:
         prov = _object(data["provenance"], {"branch", "commit", "run_url"}, set(), "provenance")
