@@ -62,8 +62,9 @@ class PathFilter:
             return None
         return "/".join(parts)
 
-    def is_project_code(self, filename: str) -> bool:
-        """True for a code object's file that belongs to the project (not a library, not this verifier)."""
+    def project_code(self, filename: str) -> str | None:
+        """A code object's file as a relative name when it belongs to the project (not a library, not this
+        verifier); None otherwise. Unlike ``relative``, names like ``<frozen ...>`` never resolve."""
         if not filename.startswith(self._prefixes):
-            return False
-        return self.relative(filename) is not None
+            return None
+        return self.relative(filename)

@@ -91,7 +91,7 @@ class Recorder:
             self._sinks = None
             self._flush_imports(sink)
             for filename in ran:
-                rel = self.paths.relative(filename) if self.paths.is_project_code(filename) else None
+                rel = self.paths.project_code(filename)
                 if rel is not None:
                     sink.add(Use(rel, "runs"))
 
@@ -185,9 +185,9 @@ class Recorder:
     def _reader(self, frame: FrameType | None) -> str | None:
         """The innermost project file on the stack: the code that asked for the file."""
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if self.paths.is_project_code(filename):
-                return self.paths.relative(filename)
+            rel = self.paths.project_code(frame.f_code.co_filename)
+            if rel is not None:
+                return rel
             frame = frame.f_back
         return None
 
