@@ -89,3 +89,17 @@ def fresh_copy(pristine: Path, name: str) -> Path:
         shutil.rmtree(target)
     shutil.copytree(pristine, target)
     return target
+
+
+def tool_versions(python: Path) -> tuple[str, str]:
+    """(pytest, pytest-testmon) versions installed for ``python``; "?" where one is missing."""
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import pytest, importlib.metadata as m; print(pytest.__version__, m.version('pytest-testmon'))",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return (found[0] if found else "?", found[1] if len(found) > 1 else "?")

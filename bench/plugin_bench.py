@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _networkx
-from _networkx import fresh_copy
+from _networkx import fresh_copy, tool_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work" / "plugin"
@@ -149,15 +149,7 @@ def write_results(
     dryci: tuple[Timing, Timing, Timing],
     testmon: tuple[Timing, Timing, Timing],
 ) -> None:
-    version = subprocess.run(
-        [
-            str(PY),
-            "-c",
-            "import pytest, importlib.metadata as m; print(pytest.__version__, m.version('pytest-testmon'))",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    pytest_version, testmon_version = tool_versions(PY)
     rows = [
         ("cold run (empty caches)", dryci[0], testmon[0]),
         ("rerun, nothing changed", dryci[1], testmon[1]),
@@ -168,8 +160,8 @@ def write_results(
         "",
         "Produced by `.venv/bin/python bench/plugin_bench.py` (one run, both tools side by side).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), Python "
-        f"{platform.python_version()}, pytest {version[0] if version else '?'}, "
-        f"pytest-testmon {version[1] if len(version) > 1 else '?'}. Wall clock of the whole pytest process.",
+        f"{platform.python_version()}, pytest {pytest_version}, "
+        f"pytest-testmon {testmon_version}. Wall clock of the whole pytest process.",
         "",
         f"Reference: plain `pytest networkx` {plain.cpu:.1f} s CPU / {plain.seconds:.1f} s wall "
         f"({plain.summary}); `--collect-only` {collect.cpu:.1f} s CPU / {collect.seconds:.1f} s wall.",

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _networkx
-from _networkx import fresh_copy
+from _networkx import fresh_copy, tool_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work" / "precise"
@@ -171,17 +171,7 @@ def pct(value: float, base: float) -> str:
 
 
 def write_results(plain: Run, dryci: Run, precise: Run, testmon: Run, rows: list) -> None:
-    version = subprocess.run(
-        [
-            str(PY),
-            "-c",
-            "import pytest, importlib.metadata as m; print(pytest.__version__, m.version('pytest-testmon'))",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    pytest_version = version[0] if version else "?"
-    testmon_version = version[1] if len(version) > 1 else "?"
+    pytest_version, testmon_version = tool_versions(PY)
 
     def row(label: str, r: Run) -> str:
         return f"| {label} | {r.cpu:.1f} s | {pct(r.cpu, plain.cpu)} | {r.seconds:.1f} s | {r.summary} |"
