@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from dryci.server.backends import schema
 from tests.live_server import LiveServer
 from tests.server.helpers import key, tid
 
@@ -131,7 +132,7 @@ def test_whoami_describes_the_token(server: LiveServer) -> None:
 
 
 def test_healthz_reports_the_schema_version(server: LiveServer) -> None:
-    assert httpx.get(server.url + "/healthz").json() == {"status": "ok", "schema_version": 1}
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok", "schema_version": schema.LATEST}
 
 
 def test_metrics_are_prometheus_text_with_requests_hits_and_db_size(server: LiveServer) -> None:

@@ -42,6 +42,7 @@ from dryci.server.config import Settings
 from dryci.server.dashboard import dashboard_router
 from dryci.server.errors import ApiError, AuthError
 from dryci.server.jsonbody import loads_strict
+from dryci.server.manifests import answer_body, decode_manifest_publish, decode_manifest_query
 from dryci.server.metrics import Metrics, MetricsMiddleware
 from dryci.server.ratelimit import RateLimiter
 from dryci.server.recorder import UsageRecorder, day_of
@@ -251,6 +252,37 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v2_publish(request: Request) -> Response:
         return _json({"stored": await store(request, decode_v2_publish_request, "v2")})
+
+    @app.post(
+        "/api/v2/manifests/query",
+        tags=["v2"],
+        summary="Precise-mode manifests per key (absent keys omitted)",
+        openapi_extra=schemas.body(schemas.V2_QUERY),
+        responses=schemas.responses(schemas.MANIFESTS_QUERY_RESPONSE, 401, 413, 422, 429, 503),
+    )
+    async def manifests_query(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            keys = decode_manifest_query(data)
+            answer = backend.query_manifests(principal.project_id, principal.read_namespaces, keys, now)
+            state.recorder.manifests_read(principal.project_id, answer.stale_keys)
+            return Response(answer_body(answer.bodies)[0], media_type="application/json")
+
+        response: Response = await call(request, work, write=False)
+        return response
+
+    @app.post(
+        "/api/v2/manifests/publish",
+        tags=["v2"],
+        summary="Store precise-mode manifests; each replaces the one under its key",
+        openapi_extra=schemas.body(schemas.MANIFESTS_PUBLISH),
+        responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503),
+    )
+    async def manifests_publish(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            body = decode_manifest_publish(data)
+            return {"stored": backend.publish_manifests(principal, body.bodies, body.provenance, now)}
+
+        return _json(await call(request, work, write=True))
 
     @app.get(
         "/api/v2/usage",

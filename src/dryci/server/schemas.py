@@ -80,6 +80,11 @@ V2_QUERY_RESPONSE = {
     "properties": {"entries": {"type": "array", "items": ENTRY}},
     "required": ["entries"],
 }
+PROVENANCE = {
+    "type": ["object", "null"],
+    "properties": {"branch": TEXT, "commit": TEXT, "run_url": TEXT},
+    "additionalProperties": False,
+}
 V2_PUBLISH = {
     "type": "object",
     "properties": {
@@ -89,11 +94,7 @@ V2_PUBLISH = {
             "additionalProperties": ENTRY,
             "maxProperties": MAX_KEYS_PER_REQUEST,
         },
-        "provenance": {
-            "type": ["object", "null"],
-            "properties": {"branch": TEXT, "commit": TEXT, "run_url": TEXT},
-            "additionalProperties": False,
-        },
+        "provenance": PROVENANCE,
         "stats": {
             "type": ["object", "null"],
             "properties": {
@@ -111,6 +112,53 @@ V2_PUBLISH = {
     "additionalProperties": False,
 }
 V2_PUBLISH_RESPONSE = {"type": "object", "properties": {"stored": COUNT}, "required": ["stored"]}
+
+HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+HEX32_LIST = {"type": "array", "items": HEX32}
+MANIFEST = {
+    "type": "object",
+    "description": "a precise-mode manifest (docs/precise.md); every name in it is a keyed hash",
+    "properties": {
+        "version": {"const": 1},
+        "salt": HEX32,
+        "files": {
+            "type": "object",
+            "propertyNames": HEX32,
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "content": HEX32,
+                    "module": {"anyOf": [HEX32, {"type": "null"}]},
+                    "units": {"type": "object", "propertyNames": HEX32, "additionalProperties": HEX32},
+                },
+                "required": ["content", "module", "units"],
+                "additionalProperties": False,
+            },
+        },
+        "shared": HEX32_LIST,
+        "tests": {"type": "object", "propertyNames": HEX32, "additionalProperties": HEX32_LIST},
+    },
+    "required": ["version", "salt", "files", "shared", "tests"],
+    "additionalProperties": False,
+}
+MANIFEST_KEY = {**KEY, "description": "identity key of a test file (precise mode)"}
+MANIFESTS = {
+    "type": "object",
+    "propertyNames": MANIFEST_KEY,
+    "additionalProperties": MANIFEST,
+    "maxProperties": MAX_KEYS_PER_REQUEST,
+}
+MANIFESTS_QUERY_RESPONSE = {
+    "type": "object",
+    "properties": {"manifests": MANIFESTS},
+    "required": ["manifests"],
+}
+MANIFESTS_PUBLISH = {
+    "type": "object",
+    "properties": {"manifests": MANIFESTS, "provenance": PROVENANCE},
+    "required": ["manifests"],
+    "additionalProperties": False,
+}
 
 
 def body(schema: dict[str, Any]) -> dict[str, Any]:

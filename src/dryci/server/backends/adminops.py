@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from dryci.exceptions import StoreError
+from dryci.protocol import Provenance
 from dryci.server.backends.base import (
+    ManifestAnswer,
+    Principal,
     Project,
     QueryResult,
     RunRecord,
@@ -44,6 +47,19 @@ class AdminOps:
 
     def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
         self._write(lambda c: self.ops.touch(c, project_id, items, now))
+
+    def query_manifests(
+        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
+    ) -> ManifestAnswer:
+        return self._read(lambda c: self.ops.query_manifests(c, project_id, namespaces, keys, now))
+
+    def publish_manifests(
+        self, principal: Principal, bodies: Mapping[str, bytes], provenance: Provenance, now: float
+    ) -> int:
+        return self._write(lambda c: self.ops.publish_manifests(c, principal, bodies, provenance, now))
+
+    def touch_manifests(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
+        self._write(lambda c: self.ops.touch_manifests(c, project_id, items, now))
 
     def add_usage(self, days: Sequence[UsageDay]) -> None:
         self._write(lambda c: self.ops.add_usage(c, days))
@@ -139,6 +155,15 @@ class AdminOps:
 
         return self._write(run)
 
+    def purge_manifests(
+        self, *, token_id: str | None, since: float | None, key: str | None, project: str | None
+    ) -> int:
+        def run(conn: Any) -> int:
+            project_id = self._project_id(conn, project) if project is not None else None
+            return self.ops.purge_manifests(conn, token_id, since, key, project_id)
+
+        return self._write(run)
+
     def apply_retention(self, now: float, max_age_days: float, default_cap: int | None) -> int:
         return self._write(lambda c: self.ops.apply_retention(c, now, max_age_days, default_cap))
 
@@ -157,3 +182,6 @@ class AdminOps:
 
     def count_entries(self, project_id: int) -> int:
         return self._read(lambda c: self.ops.count_entries(c, project_id))
+
+    def count_manifests(self, project_id: int) -> int:
+        return self._read(lambda c: self.ops.count_manifests(c, project_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dryci.server.backends.base import Project, RunRecord, UsageDay, User
@@ -159,18 +159,25 @@ class AdminStatements:
                 conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)
             ).fetchall(),
         )
-        for project in self.list_projects(conn):
-            cap = project.max_entries if project.max_entries is not None else default_cap
+        caps = {
+            project.id: project.max_entries if project.max_entries is not None else default_cap
+            for project in self.list_projects(conn)
+        }
+        for project_id, cap in caps.items():
             if cap is None:
                 continue
             beyond = self.run(
                 conn,
                 """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
                                        ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                (project.id, 2**62, cap),
+                (project_id, 2**62, cap),
             ).fetchall()
             removed += self._delete_entries(conn, beyond)
-        return removed
+        # Manifests age and are capped like entries, counted on their own (see manifestsql.py).
+        return removed + self.manifest_retention(conn, cutoff, caps)
+
+    def manifest_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
+        raise NotImplementedError
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
         sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved

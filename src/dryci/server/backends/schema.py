@@ -73,6 +73,24 @@ MIGRATIONS: tuple[Migration, ...] = (
            PRIMARY KEY (project_id, day)){without_rowid}""",
         ),
     ),
+    Migration(
+        2,
+        "precise-mode manifests, one per key and namespace, and every token that wrote one",
+        (
+            # body: the validated manifest JSON, zlib-compressed; a publish replaces the row.
+            """CREATE TABLE manifests (project_id BIGINT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
+           body {blob} NOT NULL, token_id TEXT NOT NULL, branch TEXT, commit_sha TEXT, run_url TEXT,
+           created_at {real} NOT NULL, last_read_at {real} NOT NULL,
+           PRIMARY KEY (project_id, namespace, key)){without_rowid}""",
+            "CREATE INDEX manifests_by_age ON manifests (project_id, last_read_at)",
+            # A manifest carries test records over from the one it replaces, so a purge of a token must
+            # find every manifest that token ever wrote to, not only those it wrote last.
+            """CREATE TABLE manifest_writers (project_id BIGINT NOT NULL, namespace TEXT NOT NULL,
+           key TEXT NOT NULL, token_id TEXT NOT NULL, created_at {real} NOT NULL,
+           PRIMARY KEY (project_id, namespace, key, token_id)){without_rowid}""",
+            "CREATE INDEX manifest_writers_by_token ON manifest_writers (token_id)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

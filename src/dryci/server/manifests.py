@@ -1,0 +1,71 @@
+"""The bodies of ``/api/v2/manifests/query`` and ``/api/v2/manifests/publish``: validation and storage form.
+
+Every published manifest is validated with ``dryci.precise.manifest.decode_manifest`` (the same check
+clients run on what they read) and stored as its canonical JSON, zlib-compressed: manifests repeat
+32-hex ids, so they shrink several-fold. Answers splice the stored JSON without parsing it again.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dryci.exceptions import ProtocolError
+from dryci.precise.manifest import decode_manifest
+
+# The helpers the v2 bodies are checked with, so that both endpoints word their errors alike.
+from dryci.protocol import MAX_BODY_BYTES, Provenance, _keyed, _object, _text, decode_v2_query_request
+
+__all__ = ["ManifestPublish", "answer_body", "decode_manifest_publish", "decode_manifest_query"]
+
+
+@dataclass(frozen=True)
+class ManifestPublish:
+    bodies: dict[str, bytes]  # key -> compressed canonical manifest JSON
+    provenance: Provenance
+
+
+def decode_manifest_query(body: object) -> tuple[str, ...]:
+    """Validate ``{"keys": [KEY, ...]}`` (the shape and limits of a v2 query)."""
+    return decode_v2_query_request(body).keys
+
+
+def _checked(key: str, raw: object) -> bytes:
+    try:
+        manifest = decode_manifest(raw)
+    except ProtocolError as exc:
+        inner = "" if exc.field in (None, "manifest") else f".{exc.field}"
+        raise ProtocolError(exc.message, field=f"manifests.{key}{inner}") from None
+    canonical = json.dumps(manifest.to_json(), separators=(",", ":"), sort_keys=True)
+    return zlib.compress(canonical.encode(), 6)
+
+
+def decode_manifest_publish(body: object) -> ManifestPublish:
+    """Validate ``{"manifests": {KEY: MANIFEST, ...}, "provenance": {...}}``; errors name key and field."""
+    data: dict[str, Any] = _object(body, {"manifests", "provenance"}, {"manifests"})
+    bodies = {key: _checked(key, raw) for key, raw in _keyed(data["manifests"], "manifests", "manifests")}
+    provenance = Provenance()
+    if data.get("provenance") is not None:
+        prov = _object(data["provenance"], {"branch", "commit", "run_url"}, set(), "provenance")
+        provenance = Provenance(**{name: _text(prov.get(name), f"provenance.{name}") for name in prov})
+    return ManifestPublish(bodies, provenance)
+
+
+def answer_body(bodies: Mapping[str, bytes], limit: int = MAX_BODY_BYTES) -> tuple[bytes, int]:
+    """The JSON answer ``{"manifests": {KEY: MANIFEST}}`` and how many manifests it holds.
+
+    The answer stays under ``limit`` bytes (what clients accept): manifests that no longer fit are left
+    out, and a client treats them as absent, so their tests simply run.
+    """
+    parts: list[bytes] = []
+    size = len(b'{"manifests":{}}')
+    for key, stored in bodies.items():
+        part = b'"' + key.encode() + b'":' + zlib.decompress(stored)
+        if size + len(part) + 1 > limit:
+            continue
+        parts.append(part)
+        size += len(part) + 1
+    return b'{"manifests":{' + b",".join(parts) + b"}}", len(parts)
