@@ -8,6 +8,7 @@ id and sends the decisions to the workers; workers record and send their recordi
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -59,13 +60,13 @@ class PreciseSession:
         except Exception as exc:
             self.dryci.say(f"dryci: precise mode is off for this run: {exc}")
             return
-        self.store = LocalManifestStore(self.dryci._cache_dir() / "precise")
+        self.store = self._manifest_store()
         if not plan.skip:
             return
-        for path, file_plan in plan.files.items():
-            if file_plan.fully_cached:
-                continue
-            manifest = self.store.get(self.context.key(path))
+        candidates = [path for path, file_plan in plan.files.items() if not file_plan.fully_cached]
+        stored = self.store.get_many(self.context.key(path) for path in candidates)  # one server call
+        for path in candidates:
+            manifest = stored.get(self.context.key(path))
             closure = read_closure(self.dryci.base_dir, analysis, path, self._facts) if manifest else None
             if manifest is None or closure is None:
                 continue
@@ -80,6 +81,17 @@ class PreciseSession:
         return make_context(
             self.dryci.config_path, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_
         )
+
+    def _manifest_store(self) -> ManifestStore:
+        """Local manifests; shared on the server too when the --dryci session's results are remote."""
+        local = LocalManifestStore(self.dryci._cache_dir() / "precise")
+        remote = self.dryci.store
+        if not hasattr(remote, "post_each"):  # no DRYCI_SERVER (or it could not be used)
+            return local
+        from dryci.plugin.settings import provenance_from_env
+        from dryci.precise.remote import RemoteManifestStore
+
+        return RemoteManifestStore(remote, local, self.dryci.say, provenance_from_env(os.environ))
 
     def worker_payload(self) -> dict[str, Any]:
         self.ensure_decided()
@@ -174,19 +186,21 @@ class PreciseSession:
             if tracker.passed(nodeid) and nodeid in tests:
                 passed.setdefault(path, {})[canonical] = tests[nodeid]
         assert self.context is not None and self.store is not None
+        stored = self.store.get_many(self.context.key(path) for path in passed)
+        saved: dict[str, PreciseManifest] = {}
         for path, fresh in sorted(passed.items()):
             closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path, self._facts)
             if closure is None:
                 continue  # a file changed during the run: no manifest rather than a wrong one
             secret = self.context.secret(path)
-            previous = self.store.get(self.context.key(path))
+            previous = stored.get(self.context.key(path))
             carried = self._carried(previous, secret, closure, ran)
             manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried, previous)
-            try:
-                self.store.put(self.context.key(path), manifest)
-            except StoreUnavailable as exc:
-                self.dryci.say(f"dryci: could not save a precise manifest: {exc.reason}")
-                return
+            saved[self.context.key(path)] = manifest
+        try:
+            self.store.put_many(saved)  # one server call for the whole run
+        except StoreUnavailable as exc:
+            self.dryci.say(f"dryci: could not save a precise manifest: {exc.reason}")
 
     def _carried(
         self, old: PreciseManifest | None, secret: str, closure: dict[str, FileFact], ran: set[str]

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,14 @@ class ManifestStore(Protocol):
         """Store ``manifest`` under ``key``; :class:`StoreUnavailable` if it cannot."""
         ...
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, PreciseManifest]:
+        """The manifests stored under ``keys``; keys without a (readable) manifest are left out."""
+        ...
+
+    def put_many(self, manifests: Mapping[str, PreciseManifest]) -> None:
+        """Store each manifest under its key (replacing the one before); StoreUnavailable if it cannot."""
+        ...
+
 
 def _checked(key: str) -> str:
     if _KEY.fullmatch(key) is None:
@@ -47,6 +56,14 @@ class LocalManifestStore:
             return decode_manifest(json.loads(text))
         except (OSError, ValueError, ProtocolError):
             return None  # never stored, or damaged: the tests run, which writes it again
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, PreciseManifest]:
+        found = {key: self.get(key) for key in keys}
+        return {key: manifest for key, manifest in found.items() if manifest is not None}
+
+    def put_many(self, manifests: Mapping[str, PreciseManifest]) -> None:
+        for key, manifest in manifests.items():
+            self.put(key, manifest)
 
     def put(self, key: str, manifest: PreciseManifest) -> None:
         target = self.directory / f"{_checked(key)}.json"

@@ -15,7 +15,7 @@ import json
 import os
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -151,6 +151,22 @@ class RemoteStore:
         for number, batch in enumerate(self._publish_batches(entries)):
             # Stats describe the whole run: send them once, with the first batch.
             self._publish_one(batch, provenance, stats if number == 0 else None, deadline)
+
+    def post_each(self, path: str, payloads: Iterable[object]) -> list[object] | None:
+        """POST each JSON payload to ``path`` in turn, all inside one ``timeout`` budget.
+
+        For other endpoints of the same server (precise-mode manifests): the same client, TLS settings,
+        retries, answer byte cap and circuit breaker as ``query`` and ``publish``. Returns the decoded
+        answers, or None when the server answers 404 (it predates ``path``); fails as StoreUnavailable.
+        """
+        deadline = _Deadline(self.timeout)
+        answers: list[object] = []
+        for payload in payloads:
+            body = self._post(path, payload, deadline, fallback_on_404=True)
+            if body is _NOT_FOUND:
+                return None
+            answers.append(body)
+        return answers
 
     def close(self) -> None:
         self._client.close()

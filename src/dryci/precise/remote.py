@@ -1,0 +1,140 @@
+"""Precise manifests on the shared DryCI server, with the local copy as the fallback.
+
+The HTTP work goes through the ``RemoteStore`` of the ``--dryci`` session (``post_each``): one client,
+one timeout budget per call, the same retries, answer byte cap, circuit breaker and TLS settings as the
+results. Whatever goes wrong with the server (unreachable, 5xx, timeout, 401/403, or 404 from a server
+older than the manifest endpoints) makes this run use the local manifests, said once; a run never fails
+or waits longer than DRYCI_TIMEOUT for it. Every manifest saved is also written locally, so a later
+offline run still has it.
+
+When the server answers, its answer is the truth: a key it does not know has no manifest, even if an
+older local copy exists, so that a manifest an administrator purged does not come back from a cache.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Callable, Optional, Protocol
+
+from dryci.exceptions import ProtocolError, StoreUnavailable
+from dryci.precise.manifest import PreciseManifest, decode_manifest
+from dryci.precise.store import ManifestStore
+from dryci.protocol import MAX_BODY_BYTES, MAX_KEYS_PER_REQUEST, Provenance
+
+__all__ = ["RemoteManifestStore"]
+
+QUERY_PATH = "/api/v2/manifests/query"
+PUBLISH_PATH = "/api/v2/manifests/publish"
+# Manifests are far larger than result entries: small query batches keep each answer well under the
+# byte cap both sides enforce (the server leaves out what would not fit; those tests simply run).
+QUERY_BATCH = 64
+PUBLISH_BYTES = MAX_BODY_BYTES * 3 // 4
+
+
+class Poster(Protocol):
+    server: str
+
+    def post_each(self, path: str, payloads: Iterable[object]) -> Optional[list[object]]: ...
+
+
+class RemoteManifestStore:
+    """``ManifestStore`` of a DryCI server; see the module docstring."""
+
+    def __init__(
+        self,
+        remote: Poster,
+        local: ManifestStore,
+        notify: Callable[[str], None],
+        provenance: Provenance = Provenance(),  # noqa: B008 (frozen, so one shared default is safe)
+        *,
+        query_batch: int = QUERY_BATCH,
+        publish_bytes: int = PUBLISH_BYTES,
+    ) -> None:
+        self.remote = remote
+        self.local = local
+        self.notify = notify
+        self.provenance = provenance
+        self.query_batch = query_batch
+        self.publish_bytes = publish_bytes
+        self.unavailable: Optional[str] = None  # why this run uses only the local manifests
+
+    # -- ManifestStore ---------------------------------------------------------------------
+
+    def get(self, key: str) -> Optional[PreciseManifest]:
+        return self.get_many([key]).get(key)
+
+    def put(self, key: str, manifest: PreciseManifest) -> None:
+        self.put_many({key: manifest})
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, PreciseManifest]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        if self.unavailable is None:
+            try:
+                return self._query(wanted)
+            except StoreUnavailable as exc:
+                self._fall_back(exc.reason)
+        return self.local.get_many(wanted)
+
+    def put_many(self, manifests: Mapping[str, PreciseManifest]) -> None:
+        self.local.put_many(manifests)  # first: the local copy must not depend on the server
+        if self.unavailable is not None or not manifests:
+            return
+        try:
+            if self.remote.post_each(PUBLISH_PATH, self._publish_bodies(manifests)) is None:
+                self._too_old()
+        except StoreUnavailable as exc:
+            self.unavailable = exc.reason
+            self.notify(f"dryci precise: could not share the manifests on the server: {exc.reason}")
+
+    # -- protocol --------------------------------------------------------------------------
+
+    def _query(self, keys: list[str]) -> dict[str, PreciseManifest]:
+        batches = [keys[i : i + self.query_batch] for i in range(0, len(keys), self.query_batch)]
+        answers = self.remote.post_each(QUERY_PATH, ({"keys": batch} for batch in batches))
+        if answers is None:
+            self._too_old()
+        found: dict[str, PreciseManifest] = {}
+        for batch, answer in zip(batches, answers or []):
+            manifests = answer.get("manifests") if isinstance(answer, dict) else None
+            if not isinstance(manifests, dict) or not set(manifests) <= set(batch):
+                raise StoreUnavailable(
+                    f"{self.remote.server} sent an invalid answer to {QUERY_PATH}: "
+                    "expected an object mapping the keys asked for to manifests"
+                )
+            for key, raw in manifests.items():
+                try:
+                    found[key] = decode_manifest(raw)
+                except ProtocolError:
+                    continue  # this one manifest is unusable: its tests run, which publishes it again
+        return found
+
+    def _too_old(self) -> None:
+        raise StoreUnavailable(
+            f"{self.remote.server} does not offer precise manifests (HTTP 404 from {QUERY_PATH}: "
+            "a server older than this client)"
+        )
+
+    def _publish_bodies(self, manifests: Mapping[str, PreciseManifest]) -> Iterator[dict[str, Any]]:
+        """Bodies of at most ``publish_bytes`` and MAX_KEYS_PER_REQUEST manifests each, built lazily."""
+        extra: dict[str, Any] = {"provenance": self.provenance.to_json()} if self.provenance.to_json() else {}
+        batch: dict[str, Any] = {}
+        size = 0
+        for key, manifest in sorted(manifests.items()):
+            body = manifest.to_json()
+            length = len(json.dumps(body, separators=(",", ":"))) + 70  # key, quotes, separators
+            if length > self.publish_bytes:
+                continue  # larger than any request may be: it stays local only
+            if batch and (size + length > self.publish_bytes or len(batch) >= MAX_KEYS_PER_REQUEST):
+                yield {"manifests": batch, **extra}
+                batch, size = {}, 0
+            batch[key] = body
+            size += length
+        if batch:
+            yield {"manifests": batch, **extra}
+
+    def _fall_back(self, reason: str) -> None:
+        self.unavailable = reason
+        self.notify(f"dryci precise: using the local manifests for this run: {reason}")
