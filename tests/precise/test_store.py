@@ -49,3 +49,15 @@ def test_an_unwritable_directory_raises_store_unavailable_naming_the_file(tmp_pa
     blocker.write_text("")
     with pytest.raises(StoreUnavailable, match="cannot write precise manifest"):
         LocalManifestStore(blocker / "precise").put(KEY, manifest())
+
+
+def test_many_manifests_are_stored_and_read_back_together_leaving_out_missing_keys(tmp_path):
+    store = LocalManifestStore(tmp_path)
+    other = identity_key("tests/test_b.py\0cfg")
+    store.put_many({KEY: manifest(), other: manifest(b"def f():\n    return 2\n")})
+    missing = identity_key("tests/test_c.py\0cfg")
+    assert store.get_many([KEY, other, missing]) == {
+        KEY: manifest(),
+        other: manifest(b"def f():\n    return 2\n"),
+    }
+    assert store.get_many([]) == {}

@@ -228,3 +228,43 @@ def test_the_system_proxy_setting_is_honored(monkeypatch: pytest.MonkeyPatch, re
 def test_a_server_setting_that_is_not_a_url_names_the_variable(url: str) -> None:
     with pytest.raises(ConfigError, match="DRYCI_SERVER: expected an http:// or https:// URL"):
         check_server_url(url)
+
+
+def test_other_endpoints_are_posted_with_the_same_client_and_404_means_not_offered(remote: Remote) -> None:
+    def respond(path: str, body: Any) -> Reply:
+        if path == "/api/v2/manifests/query":
+            return Reply(body={"manifests": {}, "asked": body["keys"]})
+        return Reply(status=404, body={"detail": "Not Found"})
+
+    with serve(respond) as server:
+        store = remote(server.url, token="tok_secret")
+        answers = store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}, {"keys": [KEY_B]}])
+        assert answers == [{"manifests": {}, "asked": [KEY_A]}, {"manifests": {}, "asked": [KEY_B]}]
+        assert store.post_each("/api/v2/other", [{}]) is None
+    assert server.requests[0].headers["Authorization"] == "Bearer tok_secret"
+
+
+def test_failures_of_other_endpoints_leave_the_breaker_closed_for_results(remote: Remote) -> None:
+    def respond(path: str, body: Any) -> Reply:
+        if path == "/api/v2/manifests/query":
+            return Reply(status=503, body={"detail": "down"}, headers={"Retry-After": "0"})
+        return MemoryCache()(path, body)
+
+    with serve(respond) as server:
+        store = remote(server.url, timeout=2.0)
+        with pytest.raises(StoreUnavailable, match="HTTP 503 from /api/v2/manifests/query"):
+            store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}])
+        assert not store.breaker_open
+        assert store.query([KEY_A]) == [FileEntry()]
+
+
+def test_an_open_breaker_fails_other_endpoints_at_once(remote: Remote) -> None:
+    with serve(always(Reply(status=503, headers={"Retry-After": "0"}))) as server:
+        store = remote(server.url, timeout=2.0)
+        with pytest.raises(StoreUnavailable):
+            store.query([KEY_A])
+        assert store.breaker_open
+        asked = len(server.requests)
+        with pytest.raises(StoreUnavailable, match="failed repeatedly"):
+            store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}])
+    assert len(server.requests) == asked

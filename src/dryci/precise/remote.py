@@ -87,7 +87,7 @@ class RemoteManifestStore:
                 self._too_old()
         except StoreUnavailable as exc:
             self.unavailable = exc.reason
-            self.notify(f"dryci precise: could not share the manifests on the server: {exc.reason}")
+            self.notify(f"dryci: could not share the precise manifests on the server: {exc.reason}")
 
     # -- protocol --------------------------------------------------------------------------
 
@@ -137,4 +137,4 @@ class RemoteManifestStore:
 
     def _fall_back(self, reason: str) -> None:
         self.unavailable = reason
-        self.notify(f"dryci precise: using the local manifests for this run: {reason}")
+        self.notify(f"dryci: precise mode uses the local manifests for this run: {reason}")

@@ -72,7 +72,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = tokens.add_parser("revoke", help="revoke a token by id")
     p.add_argument("token_id")
 
-    p = groups.add_parser("purge", help="remove cached results and manifests (by token, since a time, or key)")
+    p = groups.add_parser("purge", help="remove cached results and manifests (by token, time or key)")
     p.add_argument("--token", dest="token_id", help="results published by this token id")
     p.add_argument("--since", help="results published since this time (ISO 8601 or e.g. 2h ago)")
     p.add_argument("--hash", dest="key", help="results stored under this KEY (64 hex)")

@@ -158,14 +158,23 @@ class RemoteStore:
         For other endpoints of the same server (precise-mode manifests): the same client, TLS settings,
         retries, answer byte cap and circuit breaker as ``query`` and ``publish``. Returns the decoded
         answers, or None when the server answers 404 (it predates ``path``); fails as StoreUnavailable.
+
+        An open breaker fails these calls at once, but their own failures leave it as it was: the
+        caller stops asking after one failure anyway, and results must not be lost because a larger
+        manifest answer timed out.
         """
         deadline = _Deadline(self.timeout)
         answers: list[object] = []
-        for payload in payloads:
-            body = self._post(path, payload, deadline, fallback_on_404=True)
-            if body is _NOT_FOUND:
-                return None
-            answers.append(body)
+        before = (self._failures, self._open_reason)
+        try:
+            for payload in payloads:
+                body = self._post(path, payload, deadline, fallback_on_404=True)
+                if body is _NOT_FOUND:
+                    return None
+                answers.append(body)
+        except StoreUnavailable:
+            self._failures, self._open_reason = before
+            raise
         return answers
 
     def close(self) -> None:
