@@ -16,7 +16,14 @@ RAN = {"tests/test_a.py::test_a": [("pkg/core.py", "secret_function"), ("tests/t
 
 
 def sample():
-    return build_manifest(SECRET, "salt", CLOSURE, [("pkg/core.py", "<module>")], RAN)
+    return build_manifest(
+        SECRET,
+        "salt",
+        CLOSURE,
+        [("pkg/core.py", "<module>")],
+        RAN,
+        durations={"tests/test_a.py::test_a": 1.5},
+    )
 
 
 def test_a_manifest_round_trips_through_json():
@@ -63,6 +70,11 @@ def test_shared_units_are_not_repeated_per_test():
             "files.%s.module" % ("0" * 32),
         ),
         (lambda b: b["files"].update({"0" * 32: []}), "files.%s" % ("0" * 32)),
+        (lambda b: b.update(durations=[]), "durations"),
+        (lambda b: b.update(durations={"0" * 32: -1}), "durations.%s" % ("0" * 32)),
+        (lambda b: b.update(durations={"0" * 32: "1"}), "durations.%s" % ("0" * 32)),
+        (lambda b: b.update(durations={"0" * 32: True}), "durations.%s" % ("0" * 32)),
+        (lambda b: b.update(durations={"0" * 32: float("nan")}), "durations.%s" % ("0" * 32)),
     ],
 )
 def test_a_malformed_manifest_is_rejected_naming_the_field(mutate, field):
@@ -76,3 +88,23 @@ def test_a_malformed_manifest_is_rejected_naming_the_field(mutate, field):
 def test_a_manifest_that_is_not_an_object_is_rejected():
     with pytest.raises(ProtocolError, match="expected an object, got list"):
         decode_manifest([])
+
+
+def test_each_recorded_test_keeps_its_duration_keyed_like_its_id():
+    manifest = sample()
+    assert list(manifest.durations.values()) == [1.5]
+    assert manifest.durations.keys() == manifest.tests.keys()
+
+
+def test_a_manifest_written_before_durations_still_decodes_without_them():
+    body = sample().to_json()
+    del body["durations"]
+    manifest = decode_manifest(body)
+    assert manifest.durations == {} and manifest.tests == sample().tests
+
+
+def test_a_carried_test_keeps_its_previous_duration():
+    previous = sample()
+    (test_id,) = previous.tests
+    manifest = build_manifest(SECRET, "salt", CLOSURE, [], {}, carried=[test_id], previous=previous)
+    assert manifest.durations == {test_id: 1.5}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dryci.precise.runtime import _runs_python, merge_recorded
+from dryci.precise.runtime import ImportGroup, Recorded, _runs_python, merge_recorded
 
 CONFTEST = """
 import json
@@ -43,6 +43,15 @@ def at_import():
 def never():
     return 5
 
+def for_session():
+    return 7
+
+def for_class():
+    return 8
+
+def at_teardown():
+    return 9
+
 VALUE = at_import()
 """
 
@@ -54,69 +63,121 @@ import lib
 def shared_value():
     return lib.for_fixture()
 
+@pytest.fixture(scope="session")
+def session_value():
+    yield lib.for_session()
+    lib.at_teardown()
+
 def test_first():
     assert lib.first() == 1
 
 def test_second(shared_value):
     assert lib.second() + shared_value == 5
 
-def test_imports_late():
+def test_imports_late(session_value):
     import late
     assert late.late_value() == 6
+
+class TestInClass:
+    @classmethod
+    def setup_class(cls):
+        cls.value = lib.for_class()
+
+    def test_in_class(self):
+        assert self.value == 8
 """
 
 
 @pytest.fixture
-def recorded(pytester: pytest.Pytester):
+def recorded(pytester: pytest.Pytester) -> Recorded:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(lib=LIB, late="def late_value():\n    return 6\n", test_lib=TESTS)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
-    data = json.loads((pytester.path / "recorded.json").read_text())
-    shared = {tuple(unit) for unit in data["shared"]}
-    tests = {nodeid.split("::")[1]: {tuple(u) for u in units} for nodeid, units in data["tests"].items()}
-    return shared, tests
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    merged = merge_recorded([json.loads((pytester.path / "recorded.json").read_text())])
+    tests = {nodeid.split("::", 1)[1]: units for nodeid, units in merged.tests.items()}
+    return Recorded(merged.global_units, merged.files, merged.imports, tests)
 
 
 def test_each_test_records_the_functions_its_call_phase_ran(recorded):
-    _, tests = recorded
+    tests = recorded.tests
     assert ("lib.py", "first") in tests["test_first"]
     assert ("lib.py", "second") not in tests["test_first"]
     assert ("lib.py", "second") in tests["test_second"]
     assert ("test_lib.py", "test_first") in tests["test_first"]
 
 
-def test_code_run_at_import_or_in_fixture_setup_is_shared(recorded):
-    shared, tests = recorded
-    assert {("lib.py", "at_import"), ("lib.py", "<module>"), ("lib.py", "for_fixture")} <= shared
-    assert ("test_lib.py", "shared_value") in shared
-    assert all(("lib.py", "for_fixture") not in units for units in tests.values())
+def test_collection_and_module_or_class_fixtures_go_to_the_test_files_bucket(recorded):
+    bucket = recorded.files["test_lib.py"]
+    assert {("lib.py", "at_import"), ("test_lib.py", "shared_value"), ("lib.py", "for_fixture")} <= bucket
+    assert ("lib.py", "for_class") in bucket
+    assert not {("lib.py", "for_fixture"), ("lib.py", "for_class")} & recorded.global_units
+    assert all(("lib.py", "for_fixture") not in units for units in recorded.tests.values())
 
 
-def test_a_call_phase_that_imports_a_project_module_is_shared_entirely(recorded):
-    shared, tests = recorded
-    assert {
-        ("late.py", "<module>"),
-        ("late.py", "late_value"),
-        ("test_lib.py", "test_imports_late"),
-    } <= shared
-    assert "test_imports_late" not in tests
+def test_session_fixtures_and_teardown_are_global(recorded):
+    assert {("lib.py", "for_session"), ("lib.py", "at_teardown")} <= recorded.global_units
+    assert ("lib.py", "for_session") not in recorded.files["test_lib.py"]
+
+
+def test_a_window_that_imports_project_modules_is_an_import_group_of_them(recorded):
+    groups = {group.modules: group.units for group in recorded.imports}
+    assert {("lib.py", "<module>"), ("lib.py", "at_import")} <= groups[frozenset({"lib.py", "test_lib.py"})]
+    assert {("late.py", "<module>"), ("late.py", "late_value")} <= groups[frozenset({"late.py"})]
+
+
+def test_a_call_phase_that_imports_keeps_what_it_ran_as_its_own(recorded):
+    assert {("late.py", "late_value"), ("test_lib.py", "test_imports_late")} <= recorded.tests[
+        "test_imports_late"
+    ]
 
 
 def test_functions_nobody_ran_are_recorded_nowhere(recorded):
-    shared, tests = recorded
-    assert ("lib.py", "never") not in shared
-    assert all(("lib.py", "never") not in units for units in tests.values())
+    everywhere = [recorded.global_units, *recorded.files.values(), *recorded.tests.values()]
+    everywhere += [group.units for group in recorded.imports]
+    assert all(("lib.py", "never") not in units for units in everywhere)
 
 
-def test_recordings_of_several_processes_merge_with_shared_units_for_all():
+def test_a_test_file_shares_global_units_its_bucket_and_the_import_groups_of_its_closure():
+    recorded = Recorded(
+        frozenset({("g.py", "g")}),
+        {"t_a.py": frozenset({("a.py", "f")}), "t_b.py": frozenset({("b.py", "f")})},
+        (
+            ImportGroup(frozenset({"m.py"}), frozenset({("m.py", "init")})),
+            ImportGroup(frozenset({"n.py"}), frozenset({("n.py", "init")})),
+            ImportGroup(frozenset({"unclaimed.py"}), frozenset({("u.py", "init")})),
+        ),
+        {},
+    )
+    claimed = {"t_a.py", "t_b.py", "m.py", "n.py"}
+    assert recorded.shared("t_a.py", {"t_a.py", "m.py"}, claimed) == {
+        ("g.py", "g"),
+        ("a.py", "f"),
+        ("m.py", "init"),
+        ("u.py", "init"),
+    }
+
+
+def test_recordings_of_several_processes_merge_owner_by_owner():
     merged = merge_recorded(
         [
-            {"shared": [["a.py", "f"]], "tests": {"t::one": [["a.py", "g"]]}},
-            {"shared": [["b.py", "h"]], "tests": {"t::one": [["a.py", "k"]], "t::two": []}},
+            {
+                "global": [["a.py", "f"]],
+                "files": {"t.py": [["a.py", "s"]]},
+                "imports": [[["m.py"], [["m.py", "<module>"]]]],
+                "tests": {"t::one": [["a.py", "g"]]},
+            },
+            {
+                "global": [["b.py", "h"]],
+                "files": {"t.py": [["a.py", "u"]], "v.py": []},
+                "imports": [[["m.py"], [["m.py", "x"]]]],
+                "tests": {"t::one": [["a.py", "k"]], "t::two": []},
+            },
         ]
     )
-    assert merged == (
+    assert merged == Recorded(
         frozenset({("a.py", "f"), ("b.py", "h")}),
+        {"t.py": frozenset({("a.py", "s"), ("a.py", "u")}), "v.py": frozenset()},
+        (ImportGroup(frozenset({"m.py"}), frozenset({("m.py", "<module>"), ("m.py", "x")})),),
         {"t::one": frozenset({("a.py", "g"), ("a.py", "k")}), "t::two": frozenset()},
     )
 

@@ -47,6 +47,7 @@ class DryciSession:
         self.index: dict[str, tuple[str, str]] = {}  # node id -> (test file, test name)
         self.test_counts: dict[str, int] = {}
         self.ignored: set[str] = set()
+        self.precise_seconds: dict[str, float] = {}  # node id -> seconds precise mode saved
         self.canary: set[str] = set()
         self.tracker = ResultTracker()
         self.explanations: list[str] = []
@@ -321,7 +322,8 @@ class DryciSession:
             if self.tracker.cached(nodeid) and nodeid in self.index:
                 path, name = self.index[nodeid]
                 cached += 1
-                saved += plan.files[path].passed.get(plan.files[path].test_id(name), 0.0)
+                test_id = plan.files[path].test_id(name)
+                saved += plan.files[path].passed.get(test_id, self.precise_seconds.get(nodeid, 0.0))
         for path in self.ignored:
             cached += plan.files[path].test_count or 0
             saved += plan.files[path].seconds

@@ -6,16 +6,20 @@ the units it executed. Paths, qualnames and node ids are keyed with a per-test-f
 from the test file's identity, so a server that stores manifests learns no names::
 
     {"version": 1, "salt": H, "files": {FILE: {"content": H, "module": H | null, "units": {UNIT: H}}},
-     "shared": [UNIT, ...], "tests": {TEST: [UNIT, ...]}}
+     "shared": [UNIT, ...], "tests": {TEST: [UNIT, ...]}, "durations": {TEST: SECONDS}}
 
 FILE, UNIT, TEST and H are 32 lowercase hex characters. ``shared`` units ran outside any test's call
-phase (collection, imports, fixture setup and teardown) and count as executed by every test.
+phase on behalf of this test file's tests (its collection, its fixtures, imports it shares, and what the
+run did for every file: see :mod:`dryci.precise.runtime`) and count as executed by every test.
+``durations`` (optional: manifests written before it decode without it) holds each recorded test's
+setup + call + teardown seconds, which a skip saves.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +121,7 @@ class PreciseManifest:
     files: Mapping[str, FileRecord]
     shared: frozenset[str]
     tests: Mapping[str, frozenset[str]]
+    durations: Mapping[str, float] = field(default_factory=dict)  # test id -> seconds
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +133,7 @@ class PreciseManifest:
             },
             "shared": sorted(self.shared),
             "tests": {tid: sorted(units) for tid, units in sorted(self.tests.items())},
+            "durations": dict(sorted(self.durations.items())),
         }
 
 
@@ -139,6 +145,7 @@ def build_manifest(
     tests: Mapping[str, Iterable[tuple[str, str]]],
     carried: Iterable[str] = (),
     previous: PreciseManifest | None = None,
+    durations: Mapping[str, float] | None = None,
 ) -> PreciseManifest:
     """The manifest of a pass: ``closure`` maps path -> content, units are ``(path, qualname)``.
 
@@ -148,6 +155,7 @@ def build_manifest(
 
     ``carried`` test ids keep their record from ``previous``: precise mode found none of their
     units changed, so the record (and its fingerprints) still holds for this closure.
+    ``durations`` maps node ids to seconds; a carried test keeps its previous duration.
     """
     facts = facts_of(closure)
     file_ids = {path: keyed(secret, "file", path) for path in facts}
@@ -176,6 +184,7 @@ def build_manifest(
         test_ids = ids(units)
         if test_ids is not None:
             recorded[keyed(secret, "test", node_id)] = test_ids - shared_ids
+    seconds = {keyed(secret, "test", node_id): float(value) for node_id, value in (durations or {}).items()}
     if previous is not None:
         for test_id in carried:
             if test_id in recorded or test_id not in previous.tests:
@@ -191,6 +200,8 @@ def build_manifest(
                 for uid, (fid, fingerprint) in found.items():
                     fingerprints[fid][uid] = fingerprint
                 recorded[test_id] = frozenset(unit_ids) - shared_ids
+                if test_id in previous.durations:
+                    seconds[test_id] = previous.durations[test_id]
     files = {}
     for path, fact in facts.items():
         parsed = fact.units
@@ -199,7 +210,8 @@ def build_manifest(
             keyed(secret, "module", parsed.module_fingerprint) if parsed is not None else None,
             fingerprints[file_ids[path]],
         )
-    return PreciseManifest(keyed(secret, "salt", salt), files, shared_ids, recorded)
+    kept = {tid: value for tid, value in seconds.items() if tid in recorded}
+    return PreciseManifest(keyed(secret, "salt", salt), files, shared_ids, recorded, kept)
 
 
 def _hex(value: object, where: str) -> str:
@@ -231,9 +243,24 @@ def _mapping(value: object, where: str) -> dict[str, Any]:
     return value
 
 
+def _seconds(value: object, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ProtocolError(f"expected a non-negative number of seconds, got {value!r:.60}", field=where)
+    return float(value)
+
+
+_REQUIRED = {"version", "salt", "files", "shared", "tests"}
+
+
 def decode_manifest(body: object) -> PreciseManifest:
     """A manifest from its JSON form; :class:`ProtocolError` naming the field if anything is off."""
-    top = _object(body, {"version", "salt", "files", "shared", "tests"}, "manifest")
+    optional = {"durations"} & set(body) if isinstance(body, dict) else set()
+    top = _object(body, _REQUIRED | optional, "manifest")
     if top["version"] != MANIFEST_VERSION:
         raise ProtocolError(
             f"expected version {MANIFEST_VERSION}, got {top['version']!r:.20}", field="version"
@@ -248,4 +275,8 @@ def decode_manifest(body: object) -> PreciseManifest:
         }
         files[fid] = FileRecord(_hex(rec["content"], f"files.{fid}.content"), module, units)
     tests = {tid: _ids(units, f"tests.{tid}") for tid, units in _mapping(top["tests"], "tests").items()}
-    return PreciseManifest(_hex(top["salt"], "salt"), files, _ids(top["shared"], "shared"), tests)
+    durations = {
+        tid: _seconds(value, f"durations.{tid}")
+        for tid, value in _mapping(top.get("durations", {}), "durations").items()
+    }
+    return PreciseManifest(_hex(top["salt"], "salt"), files, _ids(top["shared"], "shared"), tests, durations)

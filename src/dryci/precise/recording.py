@@ -25,10 +25,14 @@ _THIRD_PARTY = ("site-packages", "dist-packages")
 
 @dataclass(frozen=True)
 class Window:
-    """What ran in one window; ``imported`` is true when a project module body ran in it."""
+    """What ran in one window; ``modules``: the project files whose module-level code ran in it."""
 
     units: frozenset[Unit]
-    imported: bool
+    modules: frozenset[str] = frozenset()
+
+    @property
+    def imported(self) -> bool:
+        return bool(self.modules)
 
 
 class UnitRecorder:
@@ -45,16 +49,24 @@ class UnitRecorder:
 
     def stop(self) -> Window:
         units: set[Unit] = set()
-        imported = False
+        modules: set[str] = set()
         for code in self._tracer.stop():
             unit = self._unit(code)
             if unit is not None:
                 units.add(unit)
-                imported = imported or (code.co_name == "<module>" and unit[1] == MODULE)
-        return Window(frozenset(units), imported)
+                if code.co_name == "<module>" and unit[1] == MODULE:
+                    modules.add(unit[0])
+        return Window(frozenset(units), frozenset(modules))
 
     def close(self) -> None:
         self._tracer.close()
+
+    def relative(self, filename: str | os.PathLike[str]) -> str | None:
+        """``filename`` relative to the root (POSIX), or None when it lies outside."""
+        absolute = os.path.abspath(filename)
+        if not absolute.startswith(self._root + os.sep):
+            return None
+        return Path(os.path.relpath(absolute, self._root)).as_posix()
 
     def _unit(self, code: CodeType) -> Unit | None:
         try:

@@ -1,25 +1,43 @@
-"""Per-process recording during a pytest run: which units each test's call phase executed.
+"""Per-process recording during a pytest run: which units ran, and on whose behalf.
 
-The tracer runs from before the first conftest is imported until the session ends; hooks around each
-test's call phase cut it into windows. What runs in a call phase belongs to that test. Everything else
-is *shared* and counts as run by every test: collection and imports (module-level calls leave their
-results in globals), fixture setup and teardown (a session- or module-scoped fixture computed for one
-test is reused by the next), and any call phase in which a project module was imported.
+The tracer runs from before the first conftest is imported until the session ends; hooks cut it into
+windows, each with an *owner* that decides which tests count the window's units as executed:
+
+- the call phase of test T: T's own units;
+- the collection of a file (its module, and the classes in it): that test file's *bucket*, shared by
+  its tests only. Module-level code of a test module runs for its own tests: no other file sees the
+  globals it leaves (an import of it from another test file is an import group, below);
+- fixture setup: a fixture of scope ``function``, ``class`` or ``module`` (xunit ``setup_module`` and
+  ``setup_class`` and unittest's ``setUpClass`` are autouse fixtures of those scopes) is computed for
+  the test being set up and cached at most for its module, so its units go to that test's file bucket;
+  a ``session`` or ``package`` fixture's value is reused by tests of other files: GLOBAL. Fixtures set
+  up inside others (``request.getfixturevalue``) stack; setup code outside any fixture: file bucket;
+- everything else (start-up: plugins and conftest imports; directory and package collection; teardown;
+  session finish): GLOBAL, shared by every test of the run.
+
+A window in which module-level code of project files ran is also an *import group* of those modules:
+module-level code runs once per process, in whichever window imports the module first, and its results
+(globals, registries, caches) are seen by every later importer. So the group's units count for every
+test file whose static closure contains one of the modules, and for every test file when the modules
+lie in no analyzed test file's closure (an importer the analysis cannot see). Its units also stay with
+the window's owner. A test file's shared units are GLOBAL, its bucket, and its import groups.
 
 Code run in another process cannot be traced: a test whose call phase forks or starts a Python
 process (subprocess, ``os.system``, exec, spawn) gets no record and so always re-runs when its
 dependencies change; such a process started outside any call phase (a fixture starting a server)
 leaves the whole run unrecorded.
 
-Known limit, shared with pytest-testmon: state one test's call phase leaves behind (an ``lru_cache``
-filled, a global mutated) and a later test reads is attributed to the first test only.
+Known limit, shared with pytest-testmon: state one window leaves behind outside module-level code (an
+``lru_cache`` filled, a global mutated) and a later test of another file or test reads is attributed
+to the first window's owner only.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Collection, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,6 +46,7 @@ from dryci.precise.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
 __all__ = [
+    "ImportGroup",
     "PreciseRecording",
     "Recorded",
     "Unrecordable",
@@ -36,7 +55,42 @@ __all__ = [
     "recording_key",
 ]
 
-Recorded = tuple[frozenset[Unit], dict[str, frozenset[Unit]]]  # (shared units, node id -> units)
+
+@dataclass(frozen=True)
+class ImportGroup:
+    """The units of windows in which module-level code of ``modules`` (project paths) ran."""
+
+    modules: frozenset[str]
+    units: frozenset[Unit]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A run's recording: units per owner (see the module docstring), per test id its own units."""
+
+    global_units: frozenset[Unit]
+    files: Mapping[str, frozenset[Unit]]  # test file path -> its bucket
+    imports: tuple[ImportGroup, ...]
+    tests: Mapping[str, frozenset[Unit]]  # node id -> the units its call phase ran
+
+    def shared(self, test_path: str, closure: Collection[str], claimed: Collection[str]) -> frozenset[Unit]:
+        """What every test of ``test_path`` counts as executed.
+
+        ``closure``: the test file's static closure; ``claimed``: every path in the closure of some
+        analyzed test file (a group outside all of them counts for everyone).
+        """
+        out = set(self.global_units)
+        out.update(self.files.get(test_path, ()))
+        for group in self.imports:
+            if any(m in closure for m in group.modules) or not any(m in claimed for m in group.modules):
+                out.update(group.units)
+        return frozenset(out)
+
+
+# An owner: ("global", ""), ("file", test file path) or ("test", node id).
+_Owner = tuple[str, str]
+_GLOBAL: _Owner = ("global", "")
+_SHARED_SCOPES = frozenset({"session", "package"})
 
 # Audit events of starting another process; its code runs where no tracer sees it. A fork copies
 # this process (and may run project code there); for the others only a Python program can run
@@ -78,7 +132,10 @@ class PreciseRecording:
     def __init__(self, tracer: CodeTracer | None = None) -> None:
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
         self._recorder: UnitRecorder | None = None
-        self._shared: set[Unit] = set()
+        self._owners: list[_Owner] = [_GLOBAL]  # the innermost window's owner last
+        self._global: set[Unit] = set()
+        self._files: dict[str, set[Unit]] = {}
+        self._imports: dict[frozenset[str], set[Unit]] = {}
         self._tests: dict[str, set[Unit]] = {}
         self._running = True
         self.spawned = False
@@ -90,29 +147,83 @@ class PreciseRecording:
     def attach(self, root: str | os.PathLike[str]) -> None:
         self._recorder = UnitRecorder(root, self._tracer)
 
-    def _switch(self, owner: str | None) -> None:
-        """End the current window (``owner``: the test whose call phase it was) and start the next."""
+    def _close_window(self, *, restart: bool = True) -> None:
+        """Give the current window to its owner (and to an import group) and start the next."""
         if self._recorder is None or not self._running:
             return
         window = self._recorder.stop()
+        kind, owner = self._owners[-1]
         spawned, self.spawned = self.spawned, False
-        if spawned and owner is not None:
+        if spawned and kind == "test":
             self._untraced.add(owner)
         elif spawned and self.unrecordable is None:
             self.unrecordable = (
                 "a process was started outside a test's call phase (its code cannot be traced)"
             )
-        if owner is None or window.imported:
-            self._shared.update(window.units)
-        else:
+        if kind == "test":
             self._tests.setdefault(owner, set()).update(window.units)
-        self._recorder.start()
+        elif kind == "file":
+            self._files.setdefault(owner, set()).update(window.units)
+        else:
+            self._global.update(window.units)
+        if window.modules:
+            self._imports.setdefault(window.modules, set()).update(window.units)
+        if restart:
+            self._recorder.start()
+
+    def _push(self, owner: _Owner) -> None:
+        # Same owner as the open window: keep it open (fewer switches; a larger import group at worst).
+        if owner != self._owners[-1]:
+            self._close_window()
+        self._owners.append(owner)
+
+    def _pop(self) -> None:
+        if self._owners[-1] != self._owners[-2]:
+            self._close_window()  # while its owner is still on top
+        self._owners.pop()
+
+    def _file_owner(self, node: Any) -> _Owner:
+        """The bucket of the file ``node`` lies in; GLOBAL when it has none inside the root."""
+        path = getattr(node, "path", None)
+        if self._recorder is None or path is None:
+            return _GLOBAL
+        relative = self._recorder.relative(path)
+        return _GLOBAL if relative is None else ("file", relative)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        # A Package is a Module on pytest < 8 but stands for a whole directory: GLOBAL.
+        per_file = isinstance(collector, (pytest.File, pytest.Class)) and not isinstance(
+            collector, pytest.Package
+        )
+        self._push(self._file_owner(collector) if per_file else _GLOBAL)
+        yield
+        self._pop()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, None]:
+        shared = str(getattr(fixturedef, "scope", "session")) in _SHARED_SCOPES
+        self._push(_GLOBAL if shared else self._file_owner(getattr(request, "node", None)))
+        yield
+        self._pop()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
+        self._push(self._file_owner(item))
+        yield
+        self._pop()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        self._switch(None)
+        self._push(("test", item.nodeid))
         yield
-        self._switch(item.nodeid)
+        self._pop()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, None]:
+        self._push(_GLOBAL)
+        yield
+        self._pop()
 
     def stop(self) -> None:
         """Stop for good without a result (idempotent; :meth:`finish` after it records nothing)."""
@@ -129,7 +240,8 @@ class PreciseRecording:
         """Stop for good (the tracer is given back) and return what was recorded."""
         if self._running:
             if self._recorder is not None:
-                self._shared.update(self._recorder.stop().units)
+                self._owners[-1:] = [_GLOBAL]  # session finish
+                self._close_window(restart=False)
             else:
                 self._tracer.stop()
             self._running = False
@@ -138,35 +250,62 @@ class PreciseRecording:
                 _listening.remove(self)
         if self.unrecordable is not None:
             raise Unrecordable(self.unrecordable)
-        tests = {
-            nodeid: frozenset(units) for nodeid, units in self._tests.items() if nodeid not in self._untraced
-        }
-        return frozenset(self._shared), tests
+        return Recorded(
+            frozenset(self._global),
+            {path: frozenset(units) for path, units in self._files.items()},
+            tuple(ImportGroup(modules, frozenset(units)) for modules, units in self._imports.items()),
+            {
+                nodeid: frozenset(units)
+                for nodeid, units in self._tests.items()
+                if nodeid not in self._untraced
+            },
+        )
 
 
 def encode_recorded(recording: PreciseRecording) -> dict[str, Any]:
     """Finish ``recording`` and return it JSON-able (xdist workers send this to the controller)."""
     try:
-        shared, tests = recording.finish()
+        recorded = recording.finish()
     except Unrecordable as exc:
         return {"unrecordable": str(exc)}
-    return {"shared": sorted(shared), "tests": {nodeid: sorted(units) for nodeid, units in tests.items()}}
+    return {
+        "global": sorted(recorded.global_units),
+        "files": {path: sorted(units) for path, units in recorded.files.items()},
+        "imports": [[sorted(g.modules), sorted(g.units)] for g in recorded.imports],
+        "tests": {nodeid: sorted(units) for nodeid, units in recorded.tests.items()},
+    }
+
+
+def _units(raw: Iterable[Any]) -> set[Unit]:
+    return {(path, name) for path, name in raw}
 
 
 def merge_recorded(parts: list[dict[str, Any]]) -> Recorded:
-    """Several processes' recordings as one; every process's shared units count for every test.
+    """Several processes' recordings as one: each owner's units are the union over the processes.
 
+    A module imports once per process, so the import groups of every process count.
     :class:`Unrecordable` if any process could not record soundly.
     """
-    shared: set[Unit] = set()
+    global_units: set[Unit] = set()
+    files: dict[str, set[Unit]] = {}
+    imports: dict[frozenset[str], set[Unit]] = {}
     tests: dict[str, set[Unit]] = {}
     for part in parts:
         if "unrecordable" in part:
             raise Unrecordable(part["unrecordable"])
-        shared.update((path, name) for path, name in part["shared"])
+        global_units.update(_units(part["global"]))
+        for path, units in part["files"].items():
+            files.setdefault(path, set()).update(_units(units))
+        for modules, units in part["imports"]:
+            imports.setdefault(frozenset(modules), set()).update(_units(units))
         for nodeid, units in part["tests"].items():
-            tests.setdefault(nodeid, set()).update((path, name) for path, name in units)
-    return frozenset(shared), {nodeid: frozenset(units) for nodeid, units in tests.items()}
+            tests.setdefault(nodeid, set()).update(_units(units))
+    return Recorded(
+        frozenset(global_units),
+        {path: frozenset(units) for path, units in files.items()},
+        tuple(ImportGroup(modules, frozenset(units)) for modules, units in imports.items()),
+        {nodeid: frozenset(units) for nodeid, units in tests.items()},
+    )
 
 
 recording_key = pytest.StashKey[PreciseRecording]()

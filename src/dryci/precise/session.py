@@ -9,6 +9,7 @@ id and sends the decisions to the workers; workers record and send their recordi
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ class PreciseSession:
         self.decisions: dict[str, tuple[str, str | None, dict[str, TestDecision]]] = {}
         self.reasons: dict[str, str] = {}  # node id -> why it re-ran (files that had a manifest)
         self.saved: set[str] = set()  # node ids precise mode skipped
+        self.durations: dict[str, Mapping[str, float]] = {}  # test file -> test id -> seconds
         self.worker_recordings: list[dict[str, Any] | None] = []
         self.unrecorded: str | None = None  # why no manifest was saved this run
         self._facts: dict[str, FileFact | None] = {}  # closure files read once per run
@@ -73,6 +75,7 @@ class PreciseSession:
             secret = self.context.secret(path)
             everything, decisions = decide_ids(manifest, secret, self.context.salt, closure)
             self.decisions[path] = (secret, everything, decisions)
+            self.durations[path] = manifest.durations
 
     def _context(self) -> PreciseContext:
         dagger_config = self.dryci.dagger_config
@@ -140,6 +143,13 @@ class PreciseSession:
             return
         if PRECISE_SKIP_REASON in skip_reason(report):
             self.saved.add(report.nodeid)
+            located = self.dryci.index.get(report.nodeid)
+            if located is not None and located[0] in self.decisions:
+                # What the test took when recorded: the time this skip saves (the summary's figure).
+                path, name = located
+                test_id = keyed(self.decisions[path][0], "test", f"{path}::{name}")
+                seconds = self.durations.get(path, {}).get(test_id, 0.0)
+                self.dryci.precise_seconds[report.nodeid] = seconds
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -171,8 +181,9 @@ class PreciseSession:
     # -- after the run ---------------------------------------------------------------------
 
     def _save(self, recorded: Recorded) -> None:
-        shared, tests = recorded
+        tests = recorded.tests
         tracker, index = self.dryci.tracker, self.dryci.index
+        durations: dict[str, dict[str, float]] = {}  # path -> canonical id -> setup+call+teardown s
         passed: dict[str, dict[str, Any]] = {}
         ran: set[str] = set()  # a test that ran this run never keeps an older record
         for nodeid in tracker.node_ids():
@@ -185,17 +196,22 @@ class PreciseSession:
                 ran.add(canonical)
             if tracker.passed(nodeid) and nodeid in tests:
                 passed.setdefault(path, {})[canonical] = tests[nodeid]
+                durations.setdefault(path, {})[canonical] = tracker.seconds(nodeid)
         assert self.context is not None and self.store is not None
         stored = self.store.get_many(self.context.key(path) for path in passed)
         saved: dict[str, PreciseManifest] = {}
+        claimed = _claimed(self.dryci.analysis, self.dryci.plan)
         for path, fresh in sorted(passed.items()):
             closure = read_closure(self.dryci.base_dir, self.dryci.analysis, path, self._facts)
             if closure is None:
                 continue  # a file changed during the run: no manifest rather than a wrong one
+            shared = recorded.shared(path, closure.keys(), claimed)
             secret = self.context.secret(path)
             previous = stored.get(self.context.key(path))
             carried = self._carried(previous, secret, closure, ran)
-            manifest = build_manifest(secret, self.context.salt, closure, shared, fresh, carried, previous)
+            manifest = build_manifest(
+                secret, self.context.salt, closure, shared, fresh, carried, previous, durations[path]
+            )
             saved[self.context.key(path)] = manifest
         try:
             self.store.put_many(saved)  # one server call for the whole run
@@ -230,6 +246,17 @@ class PreciseSession:
             terminalreporter.write_sep("-", "dryci precise explain")
             for nodeid in sorted(self.reasons):
                 terminalreporter.write_line(f"{nodeid}: {self.reasons[nodeid]}")
+
+
+def _claimed(analysis: Any, plan: Any) -> set[str]:
+    """Every path in the closure of some analyzed test file of this run."""
+    claimed: set[str] = set()
+    for path in getattr(plan, "files", {}):
+        try:
+            claimed.update(analysis.closure(path))
+        except KeyError:
+            continue
+    return claimed
 
 
 def _skipped(item: Any) -> bool:
