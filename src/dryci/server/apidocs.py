@@ -33,7 +33,20 @@ The answer comes only after the data is committed to the database.</p>
   ->  {"stored": n}</pre>
 <p><code>provenance</code> and <code>stats</code> are optional; provenance strings are at most 512 characters.
 Every stored result remembers the publishing token and this provenance, so that
-<code>dryci admin purge</code> can remove poisoned results.</p>
+<code>dryci admin purge</code> can remove poisoned results (and manifests).</p>
+<h3>POST /api/v2/manifests/query</h3>
+<pre>{"keys": [KEY, ...]}  ->  {"manifests": {KEY: MANIFEST, ...}}</pre>
+<p>Precise-mode manifests (pytest <code>--dryci-precise</code>) under each KEY, the identity key of a test
+file; keys without a manifest are left out, as are manifests that would take the answer past 8 MiB
+(ask for them again in a smaller batch). At most 4,096 keys. Read permission.</p>
+<h3>POST /api/v2/manifests/publish</h3>
+<pre>{"manifests": {KEY: MANIFEST, ...}, "provenance": {"branch": s, "commit": s, "run_url": s}}
+  ->  {"stored": n}</pre>
+<p>Each manifest replaces the one under its KEY (the latest pass wins). A MANIFEST is
+<code>{"version": 1, "salt": H, "files": {H: {"content": H, "module": H | null, "units": {H: H}}},
+"shared": [H, ...], "tests": {H: [H, ...]}}</code> with H 32 lowercase hex characters (keyed hashes: the
+server learns no file or test names). Errors name the key and the field, for example
+<code>manifests.KEY.files.H.content</code>. Write permission; provenance is optional.</p>
 <h3>GET /api/v2/usage?days=30</h3>
 <p>Per day for the token's project: queries, hits, misses, tests published, tests skipped, seconds saved.</p>
 <h3>GET /api/v2/whoami</h3>
