@@ -173,3 +173,26 @@ def test_a_server_without_the_manifest_endpoints_means_local_manifests(
     for result in (first, second):
         (line,) = [line for line in result.stdout.lines if "local manifests" in line]
         assert "does not offer precise manifests (HTTP 404" in line
+
+
+def test_under_xdist_the_controller_alone_reads_and_shares_the_manifests(
+    project: pytest.Pytester,
+    env: pytest.MonkeyPatch,
+    server: LiveServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tokens = server.project()
+    use(env, server, tokens.write)
+    xdist = ("--dryci-precise", "-v", "-n", "2", "-p", "xdist")
+    project.runpytest_subprocess(*xdist).assert_outcomes(passed=4)
+    assert manifests_on(server, tokens) == 1
+
+    other = second_checkout(project, tmp_path_factory)
+    edit(SimpleNamespace(path=other), "src/geo/shapes.py", "2 * (w + h)", "(w + h) * 2")
+    env.chdir(other)
+    result = project.runpytest_subprocess(*xdist)
+    result.assert_outcomes(passed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_perimeter"}
+    assert local_manifests(other) == [
+        other / ".pytest_cache/d/dryci/precise" / local_manifests(project.path)[0].name
+    ]
