@@ -65,6 +65,16 @@ def test_published_manifests_are_answered_by_key_and_unknown_keys_left_out(serve
     assert query(server, p.read, []) == {}
 
 
+def test_test_durations_in_a_manifest_come_back_and_may_be_left_out(server: LiveServer) -> None:
+    p = server.project()
+    timed = {**manifest(1), "durations": {tid(1): 0.25}}
+    untimed = {k: v for k, v in manifest(2).items() if k != "durations"}
+    assert publish(server, p.write, {mkey(1): timed, mkey(2): untimed}).status_code == 200
+    found = query(server, p.read, [mkey(1), mkey(2)])
+    assert found[mkey(1)]["durations"] == {tid(1): 0.25}
+    assert found[mkey(2)]["durations"] == {}  # stored in its canonical form
+
+
 def test_a_publish_replaces_the_manifest_under_its_key(server: LiveServer) -> None:
     p = server.project()
     publish(server, p.write, {mkey(1): manifest(1, version=1)})
@@ -133,6 +143,12 @@ VALIDATION_CASES = [
         {"manifests": {BAD: broken({"tests": {"t": []}})}},
         f"manifests.{BAD}.tests key",
         "32 lowercase hex",
+    ),
+    (
+        PUBLISH,
+        {"manifests": {BAD: broken({"durations": {tid(1): -1}})}},
+        f"manifests.{BAD}.durations.{tid(1)}",
+        "non-negative number of seconds",
     ),
     (PUBLISH, {"manifests": {}, "provenance": {"branch": 1}}, "provenance.branch", "string"),
     (PUBLISH, {"manifests": {}, "extra": 1}, "extra", "unknown field"),

@@ -44,7 +44,8 @@ file; keys without a manifest are left out, as are manifests that would take the
   ->  {"stored": n}</pre>
 <p>Each manifest replaces the one under its KEY (the latest pass wins). A MANIFEST is
 <code>{"version": 1, "salt": H, "files": {H: {"content": H, "module": H | null, "units": {H: H}}},
-"shared": [H, ...], "tests": {H: [H, ...]}}</code> with H 32 lowercase hex characters (keyed hashes: the
+"shared": [H, ...], "tests": {H: [H, ...]}, "durations": {H: seconds}}</code> (durations optional)
+with H 32 lowercase hex characters (keyed hashes: the
 server learns no file or test names). Errors name the key and the field, for example
 <code>manifests.KEY.files.H.content</code>. Write permission; provenance is optional.</p>
 <h3>GET /api/v2/usage?days=30</h3>

@@ -137,6 +137,7 @@ MANIFEST = {
         },
         "shared": HEX32_LIST,
         "tests": {"type": "object", "propertyNames": HEX32, "additionalProperties": HEX32_LIST},
+        "durations": {"type": "object", "propertyNames": HEX32, "additionalProperties": SECONDS},
     },
     "required": ["version", "salt", "files", "shared", "tests"],
     "additionalProperties": False,
