@@ -2,13 +2,18 @@
 
 Python 3.12+ uses ``sys.monitoring``: each code object is reported once per window, then disabled until
 the next window re-arms it with ``restart_events``, so the overhead stays near zero. Older versions fall
-back to a profile function (one set insertion per Python call, about 4x slower test code).
+back to a profile function (one dict insertion per Python call, about 4x slower test code).
+
+Code objects are collected by identity, never in a set: two functions with the same name, first line
+and body in two files compare (and hash) equal, and a set would keep only one of them, so the other
+file's code would go unrecorded.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Collection
 from types import CodeType, FrameType
 from typing import Any, Protocol
 
@@ -21,8 +26,8 @@ TOOL_IDS = (4, 3, 5, 2, 1, 0)
 class CodeTracer(Protocol):
     def start(self) -> None: ...
 
-    def stop(self) -> set[CodeType]:
-        """Stop and return the code objects that started (or resumed) since ``start``."""
+    def stop(self) -> Collection[CodeType]:
+        """Stop and return the code objects that started (or resumed) since ``start`` (each once)."""
         ...
 
     def close(self) -> None:
@@ -38,11 +43,11 @@ class ProfileCodeTracer:
     """
 
     def __init__(self) -> None:
-        self._box: list[set[CodeType] | None] = [None]
+        self._box: list[dict[int, CodeType] | None] = [None]
 
     def start(self) -> None:
         box = self._box
-        box[0] = set()
+        box[0] = {}
 
         # A closure over locals: the cheapest callback Python allows, since it runs on every call.
         # "call" also fires when a generator or coroutine resumes.
@@ -50,16 +55,17 @@ class ProfileCodeTracer:
             if event == "call":
                 codes = box[0]
                 if codes is not None:
-                    codes.add(frame.f_code)
+                    code = frame.f_code
+                    codes[id(code)] = code  # by identity: see the module docstring
 
         sys.setprofile(profile)
         threading.setprofile(profile)
 
-    def stop(self) -> set[CodeType]:
+    def stop(self) -> Collection[CodeType]:
         sys.setprofile(None)
         threading.setprofile(None)
         codes, self._box[0] = self._box[0], None
-        return codes or set()
+        return list(codes.values()) if codes else []
 
     def close(self) -> None:
         self._box[0] = None
@@ -74,7 +80,7 @@ class MonitoringCodeTracer:
 
     def __init__(self, tool_id: int, name: str, *, resume: bool = False) -> None:
         self._tool = tool_id
-        self._codes: set[CodeType] = set()
+        self._codes: dict[int, CodeType] = {}  # by identity: see the module docstring
         self._mon: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before 3.12
         self._events = self._mon.events.PY_START | (self._mon.events.PY_RESUME if resume else 0)
         self._mon.use_tool_id(tool_id, name)
@@ -83,18 +89,18 @@ class MonitoringCodeTracer:
             self._mon.register_callback(tool_id, self._mon.events.PY_RESUME, self._on_code)
 
     def _on_code(self, code: CodeType, offset: int) -> Any:
-        self._codes.add(code)
+        self._codes[id(code)] = code
         return self._mon.DISABLE
 
     def start(self) -> None:
-        self._codes = set()
+        self._codes = {}
         self._mon.restart_events()  # re-arm the code objects disabled in the previous window
         self._mon.set_events(self._tool, self._events)
 
-    def stop(self) -> set[CodeType]:
+    def stop(self) -> Collection[CodeType]:
         self._mon.set_events(self._tool, 0)
-        codes, self._codes = self._codes, set()
-        return codes
+        codes, self._codes = self._codes, {}
+        return list(codes.values())
 
     def close(self) -> None:
         # Python 3.12 keeps events and callbacks of a freed tool id: clear them first.

@@ -135,3 +135,30 @@ def test_importing_a_module_does_not_count_as_running_the_function_on_its_first_
     recorder.start()
     load(path, "precise_first")
     assert recorder.stop().units == {("first.py", MODULE)}
+
+
+def test_equal_functions_of_two_files_are_recorded_for_each_file(recorder, tmp_path):
+    # Code objects compare equal when name, line and body match, whatever their file.
+    (tmp_path / "one.py").write_text("def helper(x):\n    return x + 1\n")
+    (tmp_path / "two.py").write_text("def helper(x):\n    return x + 1\n")
+    one, two = load(tmp_path / "one.py", "precise_equal_one"), load(tmp_path / "two.py", "precise_equal_two")
+    assert one.helper.__code__ == two.helper.__code__
+    recorder.start()
+    one.helper(1)
+    assert recorder.stop().units == {("one.py", "helper")}
+    recorder.start()
+    one.helper(1)
+    two.helper(1)
+    assert recorder.stop().units == {("one.py", "helper"), ("two.py", "helper")}
+
+
+def test_empty_modules_of_two_packages_are_recorded_for_each(recorder, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    recorder.start()
+    load(tmp_path / "a" / "__init__.py", "precise_empty_a")
+    recorder.stop()
+    recorder.start()
+    load(tmp_path / "b" / "__init__.py", "precise_empty_b")
+    assert recorder.stop().modules == {"b/__init__.py"}

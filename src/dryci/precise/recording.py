@@ -41,7 +41,9 @@ class UnitRecorder:
     def __init__(self, root: str | os.PathLike[str], tracer: CodeTracer | None = None) -> None:
         self._root = os.path.abspath(root)
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
-        self._unit_of: dict[CodeType, Unit | None] = {}
+        # By identity (the code object kept alive, so its id stays unique): equal code objects of two
+        # files (same name, line and body) must not share one file's unit.
+        self._unit_of: dict[int, tuple[CodeType, Unit | None]] = {}
         self._files: dict[str, ModuleUnits | None] = {}
 
     def start(self) -> None:
@@ -70,7 +72,7 @@ class UnitRecorder:
 
     def _unit(self, code: CodeType) -> Unit | None:
         try:
-            return self._unit_of[code]
+            return self._unit_of[id(code)][1]
         except KeyError:
             pass
         unit: Unit | None = None
@@ -83,7 +85,7 @@ class UnitRecorder:
                 unit = (path, MODULE)
             else:
                 unit = (path, units.unit_at(code.co_firstlineno))
-        self._unit_of[code] = unit
+        self._unit_of[id(code)] = (code, unit)
         return unit
 
     def _relative(self, filename: str) -> str | None:
