@@ -121,6 +121,28 @@ def test_a_server_that_cannot_answer_means_local_manifests_said_once(tmp_path, s
     assert LocalManifestStore(tmp_path / "precise").get(key(2)) == manifest(2)
 
 
+def test_manifests_the_server_could_not_fit_in_one_answer_are_asked_for_again(tmp_path):
+    server = FakeServer()
+    store, said = make_store(tmp_path, server)
+    store.put_many({key(n): manifest(n) for n in range(3)})
+    real = server.__call__
+
+    def one_per_answer(request: httpx.Request) -> httpx.Response:
+        answer = real(request)
+        if request.url.path != QUERY_PATH:
+            return answer
+        found = json.loads(answer.content)["manifests"]
+        first = sorted(found)[:1]
+        return httpx.Response(
+            200, json={"manifests": {k: found[k] for k in first}, "more": sorted(found)[1:]}
+        )
+
+    store.remote._client._transport = httpx.MockTransport(one_per_answer)  # type: ignore[attr-defined]
+    assert store.get_many([key(n) for n in range(4)]) == {key(n): manifest(n) for n in range(3)}
+    assert [len(b["keys"]) for p, b in server.requests if p == QUERY_PATH] == [4, 2, 1]
+    assert said == []
+
+
 def test_an_answer_to_another_question_is_refused(tmp_path):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"manifests": {key(9): manifest(9).to_json()}})

@@ -196,13 +196,14 @@ def test_the_openapi_document_and_the_api_page_show_both_endpoints(server: LiveS
     assert f"POST {QUERY}" in page and f"POST {PUBLISH}" in page
 
 
-def test_an_answer_leaves_out_manifests_past_the_size_limit() -> None:
+def test_an_answer_lists_the_manifests_past_the_size_limit_under_more() -> None:
     stored = decode_manifest_publish({"manifests": {mkey(n): manifest(n) for n in range(3)}}).bodies
     one = len(json.dumps(manifest(0), separators=(",", ":"))) + 70
-    body, count = answer_body(stored, limit=2 * one + 20)
-    assert count == 2
-    assert list(json.loads(body)["manifests"]) == [mkey(0), mkey(1)]
-    assert answer_body(stored)[1] == 3
+    body, count = answer_body(stored, limit=2 * one + 200)
+    answer = json.loads(body)
+    assert count == 2 and len(body) <= 2 * one + 200
+    assert answer == {"manifests": {mkey(0): manifest(0), mkey(1): manifest(1)}, "more": [mkey(2)]}
+    assert json.loads(answer_body(stored)[0]) == {"manifests": {mkey(n): manifest(n) for n in range(3)}}
 
 
 # -- purge, retention, counts -------------------------------------------------------------------

