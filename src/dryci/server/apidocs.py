@@ -37,8 +37,9 @@ Every stored result remembers the publishing token and this provenance, so that
 <h3>POST /api/v2/manifests/query</h3>
 <pre>{"keys": [KEY, ...]}  ->  {"manifests": {KEY: MANIFEST, ...}}</pre>
 <p>Precise-mode manifests (pytest <code>--dryci-precise</code>) under each KEY, the identity key of a test
-file; keys without a manifest are left out, as are manifests that would take the answer past 8 MiB
-(ask for them again in a smaller batch). At most 4,096 keys. Read permission.</p>
+file; keys without a manifest are left out. Manifests that would take the answer past 8 MiB are left out
+too and their keys listed in <code>"more": [KEY, ...]</code>: ask for them again. At most 4,096 keys.
+Read permission.</p>
 <h3>POST /api/v2/manifests/publish</h3>
 <pre>{"manifests": {KEY: MANIFEST, ...}, "provenance": {"branch": s, "commit": s, "run_url": s}}
   ->  {"stored": n}</pre>

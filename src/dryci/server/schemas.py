@@ -151,7 +151,10 @@ MANIFESTS = {
 }
 MANIFESTS_QUERY_RESPONSE = {
     "type": "object",
-    "properties": {"manifests": MANIFESTS},
+    "properties": {
+        "manifests": MANIFESTS,
+        "more": {"type": "array", "items": MANIFEST_KEY, "description": "keys left out to stay under 8 MiB"},
+    },
     "required": ["manifests"],
 }
 MANIFESTS_PUBLISH = {
