@@ -186,6 +186,21 @@ def test_an_oversized_body_is_refused_with_413(server: LiveServer) -> None:
     assert "larger than the limit" in answer.json()["detail"]
 
 
+def test_manifest_requests_count_against_the_token_rate_limit(tmp_path: Any) -> None:
+    with live_server(
+        f"sqlite:///{tmp_path / 'rl.db'}", ["--rate-limit", "0.5", "--rate-burst", "2"], log_dir=tmp_path
+    ) as server:
+        p = server.project()
+        codes = [
+            publish(server, p.write, {mkey(1): manifest(1)}).status_code,
+            post(server, QUERY, p.write, {"keys": [mkey(1)]}).status_code,
+            post(server, QUERY, p.write, {"keys": [mkey(1)]}).status_code,
+        ]
+        assert codes == [200, 200, 429]
+        limited = publish(server, p.write, {mkey(1): manifest(1)})
+        assert limited.status_code == 429 and "retry-after" in limited.headers
+
+
 def test_the_openapi_document_and_the_api_page_show_both_endpoints(server: LiveServer) -> None:
     paths = httpx.get(server.url + "/openapi.json").json()["paths"]
     publish_schema = paths[PUBLISH]["post"]["requestBody"]["content"]["application/json"]["schema"]
