@@ -157,3 +157,22 @@ def test_the_summary_counts_the_time_precise_skips_save(project):
     # The sleep makes the recorded duration at least 0.3 s: a lower bound, not a timing.
     summary = next(line for line in result.stdout.lines if line.startswith("dryci: 3 of 4 tests cached"))
     assert "~0.0s saved" not in summary
+
+
+def test_a_call_at_import_in_the_first_module_of_a_test_package_stays_with_that_file(project):
+    # Collecting tests/pkg/test_a.py first also runs tests/pkg/__init__.py (in every closure of the
+    # package): it is empty, so its import leaves nothing the other files could read. The conftest
+    # imports geo.shapes at start-up, as networkx's does, so test_a.py's collection imports no more.
+    write(project, "tests/conftest.py", "import geo.shapes  # noqa: F401\n")
+    write(project, "tests/pkg/__init__.py", "")
+    write(project, "tests/pkg/test_a.py", TABLE_TESTS)
+    write(
+        project,
+        "tests/pkg/test_b.py",
+        "from geo.shapes import area\n\n\ndef test_b():\n    assert area(1, 1) == 1\n",
+    )
+    run(project).assert_outcomes(passed=6)
+    edit_unused(project)
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=5)
+    assert ran(result) == {"tests/pkg/test_a.py::test_table"}

@@ -152,13 +152,22 @@ def test_equal_functions_of_two_files_are_recorded_for_each_file(recorder, tmp_p
     assert recorder.stop().units == {("one.py", "helper"), ("two.py", "helper")}
 
 
-def test_empty_modules_of_two_packages_are_recorded_for_each(recorder, tmp_path):
+def test_equal_module_code_of_two_packages_is_recorded_for_each(recorder, tmp_path):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "__init__.py").write_text("")
+        (tmp_path / name / "__init__.py").write_text("VALUE = 1\n")
     recorder.start()
-    load(tmp_path / "a" / "__init__.py", "precise_empty_a")
+    load(tmp_path / "a" / "__init__.py", "precise_equal_a")
     recorder.stop()
     recorder.start()
-    load(tmp_path / "b" / "__init__.py", "precise_empty_b")
+    load(tmp_path / "b" / "__init__.py", "precise_equal_b")
     assert recorder.stop().modules == {"b/__init__.py"}
+
+
+def test_importing_an_inert_module_runs_its_code_but_flags_no_import(recorder, tmp_path):
+    (tmp_path / "empty.py").write_text('"""Only a docstring and imports."""\nimport os\n')
+    recorder.start()
+    load(tmp_path / "empty.py", "precise_inert")
+    window = recorder.stop()
+    assert window.units == {("empty.py", MODULE)}
+    assert window.modules == frozenset() and window.imported is False

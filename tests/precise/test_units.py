@@ -132,3 +132,22 @@ def test_a_file_that_does_not_parse_raises_an_error_naming_it():
 def test_null_bytes_are_a_parse_failure_too():
     with pytest.raises(AnalysisError):
         parse_units(b"x = 1\0\n", "pkg/nul.py")
+
+
+@pytest.mark.parametrize(
+    "source, inert",
+    [
+        ("", True),
+        (
+            '"""Docstring."""\n\nfrom __future__ import annotations\nimport os\nimport os.path as p\npass\n',
+            True,
+        ),
+        ("from os import path\n", False),
+        ("X = 1\n", False),
+        ("def f():\n    return 1\n", False),
+        ("print('hi')\n", False),
+    ],
+    ids=["empty", "docstring-and-imports", "from-import", "assignment", "function", "call"],
+)
+def test_only_a_module_whose_import_computes_nothing_is_inert(source, inert):
+    assert parse_units(source, "m.py").inert is inert

@@ -25,7 +25,11 @@ _THIRD_PARTY = ("site-packages", "dist-packages")
 
 @dataclass(frozen=True)
 class Window:
-    """What ran in one window; ``modules``: the project files whose module-level code ran in it."""
+    """What ran in one window; ``modules``: the project files whose module-level code ran in it.
+
+    An inert module (:attr:`ModuleUnits.inert`, e.g. an empty ``__init__.py``) is left out of
+    ``modules``: importing it leaves no state that another window could read.
+    """
 
     units: frozenset[Unit]
     modules: frozenset[str] = frozenset()
@@ -56,7 +60,7 @@ class UnitRecorder:
             unit = self._unit(code)
             if unit is not None:
                 units.add(unit)
-                if code.co_name == "<module>" and unit[1] == MODULE:
+                if code.co_name == "<module>" and unit[1] == MODULE and not self._inert(unit[0]):
                     modules.add(unit[0])
         return Window(frozenset(units), frozenset(modules))
 
@@ -98,6 +102,11 @@ class UnitRecorder:
         if any(part in _THIRD_PARTY or part.startswith(".") for part in relative.parts[:-1]):
             return None  # a virtualenv or tool directory inside the project
         return relative.as_posix()
+
+    def _inert(self, path: str) -> bool:
+        """Importing ``path`` leaves no state for importers: it makes no import group."""
+        units = self._units(path)
+        return units is not None and units.inert
 
     def _units(self, path: str) -> ModuleUnits | None:
         if path not in self._files:

@@ -47,6 +47,9 @@ class ModuleUnits:
 
     module_fingerprint: str
     functions: tuple[FunctionUnit, ...]
+    # Importing it computes nothing: only a docstring, ``pass`` and plain imports at module level
+    # (an empty ``__init__.py``). Its globals can hold no result of project code.
+    inert: bool = False
 
     def unit_at(self, line: int) -> str:
         """The qualname of the function whose code starts at ``line``, or :data:`MODULE`."""
@@ -100,6 +103,7 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         raise AnalysisError(f"cannot parse: {exc}", file=filename) from exc
+    inert = all(_inert(stmt) for stmt in tree.body)
     units: list[FunctionUnit] = []
     seen: dict[str, int] = {}
     outermost = list(_functions(tree.body, ""))
@@ -119,4 +123,14 @@ def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
     skeleton = tree
     units.sort(key=lambda unit: unit.first_line)
-    return ModuleUnits(_digest(skeleton), tuple(units))
+    return ModuleUnits(_digest(skeleton), tuple(units), inert)
+
+
+def _inert(stmt: ast.stmt) -> bool:
+    # ``import a.b`` runs only a.b's own module code (recorded as a module of its own); ``from m import
+    # name`` may call a module ``__getattr__``, so it does not count.
+    if isinstance(stmt, (ast.Pass, ast.Import)):
+        return True
+    if isinstance(stmt, ast.ImportFrom):
+        return stmt.module == "__future__"
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
