@@ -46,6 +46,8 @@ __all__ = [
     "PublishRequest",
     "PublishStats",
     "QueryRequest",
+    "check_object",
+    "decode_provenance",
     "decode_v1_publish_request",
     "decode_v1_query_request",
     "decode_v1_query_response",
@@ -56,6 +58,7 @@ __all__ = [
     "is_key",
     "is_test_id",
     "key_for",
+    "keyed_items",
 ]
 
 KEY_RE = re.compile(r"[0-9a-f]{64}")
@@ -236,7 +239,7 @@ V1_COUNT_FIELDS = {
 MAX_COUNT = 2**53
 
 
-def _object(body: object, allowed: set[str], required: set[str], where: str = "body") -> dict[str, Any]:
+def check_object(body: object, allowed: set[str], required: set[str], where: str = "body") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ProtocolError("expected a JSON object", field=where)
     prefix = "" if where == "body" else f"{where}."
@@ -261,7 +264,7 @@ def _keys(value: object, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _keyed(value: object, where: str, values: str) -> Iterator[tuple[str, Any]]:
+def keyed_items(value: object, where: str, values: str) -> Iterator[tuple[str, Any]]:
     """The items of an object of at most MAX_KEYS_PER_REQUEST keys, each key checked as it is reached."""
     if not isinstance(value, dict):
         raise ProtocolError(f"expected an object mapping keys to {values}", field=where)
@@ -291,19 +294,27 @@ def _text(value: object, where: str) -> str | None:
     return value or None
 
 
+def decode_provenance(value: object) -> Provenance:
+    """The optional ``provenance`` object of a publish (absent or null: nothing known)."""
+    if value is None:
+        return Provenance()
+    prov = check_object(value, {"branch", "commit", "run_url"}, set(), "provenance")
+    return Provenance(**{name: _text(prov.get(name), f"provenance.{name}") for name in prov})
+
+
 def decode_v1_query_request(body: object) -> QueryRequest:
     """Validate ``{"test_file_hashes": [KEY, ...]}``."""
-    data = _object(body, {"test_file_hashes"}, {"test_file_hashes"})
+    data = check_object(body, {"test_file_hashes"}, {"test_file_hashes"})
     return QueryRequest(keys=_keys(data["test_file_hashes"], "test_file_hashes"))
 
 
 def decode_v1_publish_request(body: object) -> PublishRequest:
     """Validate a 0.1.x publish body; the counts are optional, durations unknown (0.0)."""
     where = "passed_node_ids_per_test_file"
-    data = _object(body, {where, *V1_COUNT_FIELDS}, {where})
+    data = check_object(body, {where, *V1_COUNT_FIELDS}, {where})
     entries = {
         key: FileEntry(tests=dict.fromkeys(_ids(ids, f"{where}.{key}"), 0.0))
-        for key, ids in _keyed(data[where], where, "lists of test ids")
+        for key, ids in keyed_items(data[where], where, "lists of test ids")
     }
     counts = {V1_COUNT_FIELDS[name]: _count(data[name], name) for name in V1_COUNT_FIELDS if name in data}
     return PublishRequest(entries=entries, stats=PublishStats(**counts))
@@ -311,25 +322,22 @@ def decode_v1_publish_request(body: object) -> PublishRequest:
 
 def decode_v2_query_request(body: object) -> QueryRequest:
     """Validate ``{"keys": [KEY, ...]}``."""
-    data = _object(body, {"keys"}, {"keys"})
+    data = check_object(body, {"keys"}, {"keys"})
     return QueryRequest(keys=_keys(data["keys"], "keys"))
 
 
 def decode_v2_publish_request(body: object) -> PublishRequest:
     """Validate a v2 publish body (entries, optional provenance and stats)."""
-    data = _object(body, {"entries", "provenance", "stats"}, {"entries"})
+    data = check_object(body, {"entries", "provenance", "stats"}, {"entries"})
     entries = {
         key: decode_file_entry(raw, f"entries.{key}")
-        for key, raw in _keyed(data["entries"], "entries", "entries")
+        for key, raw in keyed_items(data["entries"], "entries", "entries")
     }
-    provenance = Provenance()
-    if data.get("provenance") is not None:
-        prov = _object(data["provenance"], {"branch", "commit", "run_url"}, set(), "provenance")
-        provenance = Provenance(**{name: _text(prov.get(name), f"provenance.{name}") for name in prov})
+    provenance = decode_provenance(data.get("provenance"))
     stats = PublishStats()
     if data.get("stats") is not None:
         names = {"total", "passed", "failed", "skipped", "skipped_by_cache", "seconds_saved"}
-        raw_stats = _object(data["stats"], names, set(), "stats")
+        raw_stats = check_object(data["stats"], names, set(), "stats")
         counts: dict[str, Any] = {
             name: _count(value, f"stats.{name}")
             for name, value in raw_stats.items()

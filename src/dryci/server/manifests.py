@@ -17,7 +17,14 @@ from dryci.exceptions import ProtocolError
 from dryci.precise.manifest import decode_manifest
 
 # The helpers the v2 bodies are checked with, so that both endpoints word their errors alike.
-from dryci.protocol import MAX_BODY_BYTES, Provenance, _keyed, _object, _text, decode_v2_query_request
+from dryci.protocol import (
+    MAX_BODY_BYTES,
+    Provenance,
+    check_object,
+    decode_provenance,
+    decode_v2_query_request,
+    keyed_items,
+)
 
 __all__ = ["ManifestPublish", "answer_body", "decode_manifest_publish", "decode_manifest_query"]
 
@@ -46,13 +53,11 @@ def _checked(key: str, raw: object) -> bytes:
 
 def decode_manifest_publish(body: object) -> ManifestPublish:
     """Validate ``{"manifests": {KEY: MANIFEST, ...}, "provenance": {...}}``; errors name key and field."""
-    data: dict[str, Any] = _object(body, {"manifests", "provenance"}, {"manifests"})
-    bodies = {key: _checked(key, raw) for key, raw in _keyed(data["manifests"], "manifests", "manifests")}
-    provenance = Provenance()
-    if data.get("provenance") is not None:
-        prov = _object(data["provenance"], {"branch", "commit", "run_url"}, set(), "provenance")
-        provenance = Provenance(**{name: _text(prov.get(name), f"provenance.{name}") for name in prov})
-    return ManifestPublish(bodies, provenance)
+    data: dict[str, Any] = check_object(body, {"manifests", "provenance"}, {"manifests"})
+    items = keyed_items(data["manifests"], "manifests", "manifests")
+    return ManifestPublish(
+        {key: _checked(key, raw) for key, raw in items}, decode_provenance(data.get("provenance"))
+    )
 
 
 def answer_body(bodies: Mapping[str, bytes], limit: int = MAX_BODY_BYTES) -> tuple[bytes, int]:
