@@ -30,6 +30,10 @@ class CodeTracer(Protocol):
         """Stop and return the code objects that started (or resumed) since ``start`` (each once)."""
         ...
 
+    def switch(self) -> Collection[CodeType]:
+        """``stop`` then ``start``, as one step: what a window switch costs should stay small."""
+        ...
+
     def close(self) -> None:
         """Give back what the tracer holds (a monitoring tool id); it is not used again."""
         ...
@@ -67,6 +71,11 @@ class ProfileCodeTracer:
         codes, self._box[0] = self._box[0], None
         return list(codes.values()) if codes else []
 
+    def switch(self) -> Collection[CodeType]:
+        # The profile function stays installed: only the box it fills is replaced.
+        codes, self._box[0] = self._box[0], {}
+        return list(codes.values()) if codes else []
+
     def close(self) -> None:
         self._box[0] = None
 
@@ -100,6 +109,13 @@ class MonitoringCodeTracer:
     def stop(self) -> Collection[CodeType]:
         self._mon.set_events(self._tool, 0)
         codes, self._codes = self._codes, {}
+        return list(codes.values())
+
+    def switch(self) -> Collection[CodeType]:
+        # Events stay set: turning them off and on would make CPython re-instrument every code
+        # object twice more; one restart_events re-arms the ones this window disabled.
+        codes, self._codes = self._codes, {}
+        self._mon.restart_events()
         return list(codes.values())
 
     def close(self) -> None:

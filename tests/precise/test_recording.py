@@ -171,3 +171,14 @@ def test_importing_an_inert_module_runs_its_code_but_flags_no_import(recorder, t
     window = recorder.stop()
     assert window.units == {("empty.py", MODULE)}
     assert window.modules == frozenset() and window.imported is False
+
+
+def test_a_switch_ends_one_window_and_records_the_next_from_scratch(recorder, tmp_path):
+    lib = load(write_lib(tmp_path), "precise_lib_switch")
+    recorder.start()
+    lib.helper()
+    assert recorder.switch().units == {("pkg/lib.py", "helper")}
+    lib.helper()
+    lib.unused()
+    assert recorder.switch().units == {("pkg/lib.py", "helper"), ("pkg/lib.py", "unused")}
+    assert recorder.stop().units == frozenset()

@@ -8,6 +8,7 @@ root, or in a file that is not Python source, is ignored: the dependency hash co
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
@@ -54,9 +55,16 @@ class UnitRecorder:
         self._tracer.start()
 
     def stop(self) -> Window:
+        return self._window(self._tracer.stop())
+
+    def switch(self) -> Window:
+        """The window that ends now; the next one starts at once."""
+        return self._window(self._tracer.switch())
+
+    def _window(self, codes: Iterable[CodeType]) -> Window:
         units: set[Unit] = set()
         modules: set[str] = set()
-        for code in self._tracer.stop():
+        for code in codes:
             unit = self._unit(code)
             if unit is not None:
                 units.add(unit)

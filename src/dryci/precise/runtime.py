@@ -151,7 +151,7 @@ class PreciseRecording:
         """Give the current window to its owner (and to an import group) and start the next."""
         if self._recorder is None or not self._running:
             return
-        window = self._recorder.stop()
+        window = self._recorder.switch() if restart else self._recorder.stop()
         kind, owner = self._owners[-1]
         spawned, self.spawned = self.spawned, False
         if spawned and kind == "test":
@@ -168,8 +168,6 @@ class PreciseRecording:
             self._global.update(window.units)
         if window.modules:
             self._imports.setdefault(window.modules, set()).update(window.units)
-        if restart:
-            self._recorder.start()
 
     def _push(self, owner: _Owner) -> None:
         # Same owner as the open window: keep it open (fewer switches; a larger import group at worst).

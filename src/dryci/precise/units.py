@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,7 +99,15 @@ def _docstring(node: _Function) -> bool:
 
 
 def parse_units(source: str | bytes, filename: str) -> ModuleUnits:
-    """Split ``source`` into units; :class:`AnalysisError` naming ``filename`` if it does not parse."""
+    """Split ``source`` into units; :class:`AnalysisError` naming ``filename`` if it does not parse.
+
+    Remembered per process: the recorder and the manifest both need the units of the same files.
+    """
+    return _parse_units(source, filename)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     try:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
