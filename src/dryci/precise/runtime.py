@@ -11,7 +11,9 @@ windows, each with an *owner* that decides which tests count the window's units 
   ``setup_class`` and unittest's ``setUpClass`` are autouse fixtures of those scopes) is computed for
   the test being set up and cached at most for its module, so its units go to that test's file bucket;
   a ``session`` or ``package`` fixture's value is reused by tests of other files: GLOBAL. Fixtures set
-  up inside others (``request.getfixturevalue``) stack; setup code outside any fixture: file bucket;
+  up inside others (``request.getfixturevalue``) stack; setup code outside any fixture, and the
+  reporting of the setup phase until the call phase starts: file bucket (report hooks run again for
+  every test, so every file records what they run; one window fewer per test keeps the cost down);
 - everything else (start-up: plugins and conftest imports; directory and package collection; teardown;
   session finish): GLOBAL, shared by every test of the run.
 
@@ -133,6 +135,7 @@ class PreciseRecording:
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
         self._recorder: UnitRecorder | None = None
         self._owners: list[_Owner] = [_GLOBAL]  # the innermost window's owner last
+        self._setup_open = False  # the setup phase's file window stays open until the call phase
         self._global: set[Unit] = set()
         self._files: dict[str, set[Unit]] = {}
         self._imports: dict[frozenset[str], set[Unit]] = {}
@@ -175,6 +178,11 @@ class PreciseRecording:
             self._close_window()
         self._owners.append(owner)
 
+    def _replace(self, owner: _Owner) -> None:
+        if owner != self._owners[-1]:
+            self._close_window()
+        self._owners[-1] = owner
+
     def _pop(self) -> None:
         if self._owners[-1] != self._owners[-2]:
             self._close_window()  # while its owner is still on top
@@ -209,17 +217,24 @@ class PreciseRecording:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
         self._push(self._file_owner(item))
         yield
-        self._pop()
+        self._setup_open = True  # closed by the call phase, or by teardown when setup failed or skipped
+
+    def _after_setup(self, owner: _Owner) -> None:
+        if self._setup_open:
+            self._setup_open = False
+            self._replace(owner)
+        else:
+            self._push(owner)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        self._push(("test", item.nodeid))
+        self._after_setup(("test", item.nodeid))
         yield
         self._pop()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, None]:
-        self._push(_GLOBAL)
+        self._after_setup(_GLOBAL)
         yield
         self._pop()
 
