@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ WORK = ROOT / "bench" / ".work" / "precise"
 RESULTS = ROOT / "bench" / "results" / "precise.md"
 VENV = WORK / "venv"
 PY = VENV / "bin" / "python"
+SOURCE = ROOT / "src"  # what the runs import DryCI from: a snapshot once the benchmark starts
 
 # (module, function): spread over the package; each is exercised by some tests.
 TARGETS = [
@@ -85,8 +87,24 @@ def prepare() -> Path:
     return _networkx.prepare(WORK, "precise_bench.py", VENV, python, packages, plugin_dl, WORK / "dl")
 
 
+def snapshot_source(name: str) -> str:
+    """Copy this checkout's src/ aside, so editing it while the benchmark runs changes nothing here."""
+    global SOURCE
+    SOURCE = target = WORK / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ROOT / "src", target, ignore=shutil.ignore_patterns("__pycache__"))
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
+    )
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
 def run(tree: Path, *args: str) -> Run:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(SOURCE), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("DRYCI_SERVER", None)
     command = [str(PY), "-m", "pytest", "-q", "-rA", "-p", "no:randomly", *args, "networkx"]
     print("+", " ".join(command[2:]), f"(in {tree.name})", flush=True)
@@ -180,24 +198,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--truth-only", action="store_true", help="only compute the ground-truth full runs")
     parser.add_argument("--fresh-truth", action="store_true", help="recompute the ground truth")
+    parser.add_argument(
+        "--overhead-only",
+        action="store_true",
+        help="only the alternating plain/precise runs; print, write nothing",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="cold plain/precise runs each (default 2)")
     args = parser.parse_args(argv)
     edits = TARGETS[: args.edits]
     pristine = prepare()
-    failing = {target: truth(pristine, *target, args.fresh_truth) for target in edits}
+    failing = {} if args.overhead_only else {t: truth(pristine, *t, args.fresh_truth) for t in edits}
     if args.truth_only:
         return 0
+    commit = snapshot_source("src-overhead" if args.overhead_only else "src")
 
     # Overhead: cold caches each time; plain and precise alternate, and the lowest CPU of each counts
     # (on a shared machine, interference only ever adds).
     precise_args = ("-p", "no:testmon", "-p", "dryci.plugin.plugin", "--dryci-precise", "--dryci-explain")
     plains, precises = [], []
     for _ in range(args.repeats):
-        plains.append(run(fresh_copy(pristine, "tree-plain"), "-p", "no:cacheprovider", "-p", "no:testmon"))
-        precise_tree = fresh_copy(pristine, "tree-precise")  # the last one goes on to the edits
+        tag = "-overhead" if args.overhead_only else ""  # may run beside a full benchmark
+        plain_tree = fresh_copy(pristine, f"tree-plain{tag}")
+        plains.append(run(plain_tree, "-p", "no:cacheprovider", "-p", "no:testmon"))
+        precise_tree = fresh_copy(pristine, f"tree-precise{tag}")  # the last one goes on to the edits
         precises.append(run(precise_tree, *precise_args))
     plain = min(plains, key=lambda r: r.cpu)
     precise = min(precises, key=lambda r: r.cpu)
+    if args.overhead_only:
+        print(
+            f"DryCI at {commit}: plain {plain.cpu:.1f} s, precise {precise.cpu:.1f} s CPU",
+            f"({pct(precise.cpu, plain.cpu)}); all: {[round(r.cpu, 1) for r in plains + precises]}",
+        )
+        return 0
     dryci = run(
         fresh_copy(pristine, "tree-dryci"), "-p", "no:testmon", "-p", "dryci.plugin.plugin", "--dryci"
     )
@@ -218,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         t_edit = run(testmon_tree, "--testmon")
         rows.append(EditRow(f"`{module}` `{function}`", failing[(module, function)], broken, edit, t_edit))
 
-    write_results(plain, dryci, precise, testmon, rows, plains + precises)
+    write_results(plain, dryci, precise, testmon, rows, plains + precises, commit)
     return 0
 
 
@@ -227,7 +259,13 @@ def pct(value: float, base: float) -> str:
 
 
 def write_results(
-    plain: Run, dryci: Run, precise: Run, testmon: Run, rows: list[EditRow], repeats: list[Run]
+    plain: Run,
+    dryci: Run,
+    precise: Run,
+    testmon: Run,
+    rows: list[EditRow],
+    repeats: list[Run],
+    commit: str,
 ) -> None:
     pytest_version, testmon_version = tool_versions(PY)
 
@@ -238,7 +276,7 @@ def write_results(
         "# Benchmark: `pytest --dryci-precise` vs pytest-testmon on networkx",
         "",
         f"Produced by `.venv/bin/python bench/precise_bench.py --edits {len(rows)}` (one run, both tools",
-        f"side by side; {len(rows)} scripted one-function edits).",
+        f"side by side; {len(rows)} scripted one-function edits). DryCI at commit {commit}.",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs; the tests run on",
         f"Python 3.12 (`sys.monitoring`), pytest {pytest_version}, pytest-testmon {testmon_version}.",
         "",
