@@ -34,6 +34,11 @@ class CodeTracer(Protocol):
         """``stop`` then ``start``, as one step: what a window switch costs should stay small."""
         ...
 
+    def take(self) -> Collection[CodeType]:
+        """End the window without re-arming: the next one reports only code not reported since the
+        last ``start`` or ``switch`` (with the profile fallback, which never disarms: all of it)."""
+        ...
+
     def close(self) -> None:
         """Give back what the tracer holds (a monitoring tool id); it is not used again."""
         ...
@@ -76,6 +81,9 @@ class ProfileCodeTracer:
         codes, self._box[0] = self._box[0], {}
         return list(codes.values()) if codes else []
 
+    def take(self) -> Collection[CodeType]:
+        return self.switch()
+
     def close(self) -> None:
         self._box[0] = None
 
@@ -116,6 +124,10 @@ class MonitoringCodeTracer:
         # object twice more; one restart_events re-arms the ones this window disabled.
         codes, self._codes = self._codes, {}
         self._mon.restart_events()
+        return list(codes.values())
+
+    def take(self) -> Collection[CodeType]:
+        codes, self._codes = self._codes, {}
         return list(codes.values())
 
     def close(self) -> None:

@@ -176,3 +176,26 @@ def test_a_call_at_import_in_the_first_module_of_a_test_package_stays_with_that_
     result = run(project)
     result.assert_outcomes(failed=1, skipped=5)
     assert ran(result) == {"tests/pkg/test_a.py::test_table"}
+
+
+def test_a_function_teardowns_run_reruns_every_test_even_when_one_tests_body_ran_it_first(project):
+    # test_first's call phase runs unused() before its teardown does: the teardown window after a call
+    # reports only code that call did not run, so the other tests' teardowns must still report it.
+    write(
+        project,
+        "tests/conftest.py",
+        "import pytest\nfrom geo.shapes import unused\n\n\n@pytest.fixture(autouse=True)\n"
+        "def cleanup():\n    yield\n    assert unused(8) == 8\n",
+    )
+    write(
+        project,
+        "tests/test_table.py",
+        "from geo.shapes import unused\n\n\ndef test_first():\n    assert unused(2) == 2\n\n\n"
+        "def test_second():\n    pass\n",
+    )
+    run(project).assert_outcomes(passed=6)
+    edit_unused(project)
+    result = run(project)
+    # Every teardown now fails: each test re-ran, none was skipped.
+    assert ran(result) == ALL | {"tests/test_table.py::test_first", "tests/test_table.py::test_second"}
+    assert "skipped" not in result.parseoutcomes()

@@ -61,6 +61,10 @@ class UnitRecorder:
         """The window that ends now; the next one starts at once."""
         return self._window(self._tracer.switch())
 
+    def take(self) -> Window:
+        """The window that ends now, without re-arming the tracer (see ``CodeTracer.take``)."""
+        return self._window(self._tracer.take())
+
     def _window(self, codes: Iterable[CodeType]) -> Window:
         units: set[Unit] = set()
         modules: set[str] = set()

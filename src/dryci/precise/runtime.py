@@ -150,11 +150,18 @@ class PreciseRecording:
     def attach(self, root: str | os.PathLike[str]) -> None:
         self._recorder = UnitRecorder(root, self._tracer)
 
-    def _close_window(self, *, restart: bool = True) -> None:
-        """Give the current window to its owner (and to an import group) and start the next."""
+    def _close_window(self, *, restart: bool = True, rearm: bool = True) -> None:
+        """Give the current window to its owner (and to an import group) and start the next.
+
+        ``rearm=False``: the next window reports only code not yet reported since the last re-arm
+        (see :meth:`_end_call`); re-arming is what costs (CPython re-instruments each code object).
+        """
         if self._recorder is None or not self._running:
             return
-        window = self._recorder.switch() if restart else self._recorder.stop()
+        if not restart:
+            window = self._recorder.stop()
+        else:
+            window = self._recorder.switch() if rearm else self._recorder.take()
         kind, owner = self._owners[-1]
         spawned, self.spawned = self.spawned, False
         if spawned and kind == "test":
@@ -230,7 +237,19 @@ class PreciseRecording:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
         self._after_setup(("test", item.nodeid))
         yield
-        self._pop()
+        self._end_call()
+
+    def _end_call(self) -> None:
+        """Close the call window without re-arming: one re-instrumentation of everything less per test.
+
+        Sound because the window after a call phase (reporting, teardown: GLOBAL) only runs until the
+        next test's setup, which re-arms. Code it runs that this call phase already ran stays this
+        test's: if it changes, this test re-runs, and its teardown with it; any other test whose
+        teardown runs that code reports it in its own call window (re-armed) or teardown window.
+        """
+        if self._owners[-1] != self._owners[-2]:
+            self._close_window(rearm=False)
+        self._owners.pop()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, None]:
