@@ -20,23 +20,6 @@ def status_lines(result: pytest.RunResult) -> list[str]:
     return [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached, " not in line]
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (
-        "DRYCI_SERVER",
-        "DRYCI_TOKEN",
-        "DRYCI_SALT",
-        "DRYCI_TIMEOUT",
-        "GITHUB_ACTIONS",
-        "GITLAB_CI",
-        "CI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_a_remote_cache_is_used_over_v2_with_provenance(
     project: pytest.Pytester, env: pytest.MonkeyPatch
 ) -> None:

@@ -21,23 +21,6 @@ from tests.precise.conftest import edit, precise_line, ran
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (
-        "DRYCI_SERVER",
-        "DRYCI_TOKEN",
-        "DRYCI_SALT",
-        "DRYCI_TIMEOUT",
-        "GITHUB_ACTIONS",
-        "GITLAB_CI",
-        "CI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
-@pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     directory = tmp_path_factory.mktemp("server")
     live = start_server(f"sqlite:///{directory / 'dryci.db'}", ["--rate-limit", "0"], log_dir=directory)
