@@ -6,18 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dryci.server.backends.base import Project, RunRecord, UsageDay, User
+from dryci.server.backends.statements import Statements
 
 Conn = Any
 
 
-class AdminStatements:
+class AdminStatements(Statements):
     """Statements off the hot path; ``run``/``many`` come from SqlOps."""
-
-    def run(self, conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def many(self, conn: Conn, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
 
     # --- administration ---------------------------------------------------------------------------
 
@@ -144,12 +139,7 @@ class AdminStatements:
         return self._delete_entries(conn, rows)
 
     def _delete_entries(self, conn: Conn, rows: Sequence[Sequence[Any]]) -> int:
-        rows = [tuple(row) for row in rows]
-        self.many(
-            conn, "DELETE FROM entry_publishes WHERE project_id = ? AND namespace = ? AND key = ?", rows
-        )
-        self.many(conn, "DELETE FROM entries WHERE project_id = ? AND namespace = ? AND key = ?", rows)
-        return len(rows)
+        return self.delete_keyed(conn, ("entry_publishes", "entries"), rows)
 
     def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
         cutoff = now - max_age_days * 86400.0

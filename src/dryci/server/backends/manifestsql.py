@@ -12,19 +12,14 @@ from typing import Any
 
 from dryci.protocol import Provenance
 from dryci.server.backends.base import ManifestAnswer, Principal
+from dryci.server.backends.statements import Statements
 
 Conn = Any
 TOUCH_AFTER_SECONDS = 3600.0  # as for entries: retention counts days, not seconds
 
 
-class ManifestStatements:
+class ManifestStatements(Statements):
     """Statements on the manifests tables; ``run``/``many`` come from SqlOps."""
-
-    def run(self, conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def many(self, conn: Conn, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
 
     def query_manifests(
         self, conn: Conn, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
@@ -120,12 +115,7 @@ class ManifestStatements:
         return self.delete_manifests(conn, rows)
 
     def delete_manifests(self, conn: Conn, rows: Sequence[Sequence[Any]]) -> int:
-        rows = [tuple(row) for row in rows]
-        self.many(
-            conn, "DELETE FROM manifest_writers WHERE project_id = ? AND namespace = ? AND key = ?", rows
-        )
-        self.many(conn, "DELETE FROM manifests WHERE project_id = ? AND namespace = ? AND key = ?", rows)
-        return len(rows)
+        return self.delete_keyed(conn, ("manifest_writers", "manifests"), rows)
 
     def manifest_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
         """Drop manifests unread since ``cutoff``, then the least recently read beyond each project's cap."""
