@@ -10,19 +10,33 @@ Version 1 is exactly the protocol of pytest-dryci 0.1.x::
                             -> {}
 
 Version 2 adds what the plugin needs beyond v1: a duration per test (for "time saved") and, per
-KEY, how many tests the test file produced (for the collection shortcut) plus provenance::
+KEY, how many tests the test file produced, the tests it skipped, and a tag that lets a reader check
+that claim (for the collection shortcut), plus provenance::
 
     POST /api/v2/query         {"keys": [KEY, ...]}
-                            -> {"entries": [{"test_count": n | null, "tests": {ID: seconds}}, ...]}
-    POST /api/v2/publish       {"entries": {KEY: {"test_count": n | null, "tests": {ID: seconds}}},
+                            -> {"entries": [ENTRY, ...]}                       one per KEY, in order
+    POST /api/v2/publish       {"entries": {KEY: ENTRY},
                                 "provenance": {"branch": s, "commit": s, "run_url": s},   (optional)
                                 "stats": {"total": n, "passed": n, "failed": n, "skipped": n,
                                           "skipped_by_cache": n, "seconds_saved": x}}     (optional)
                             -> {"stored": n}
 
+    ENTRY = {"test_count": n | null, "tests": {ID: seconds}, "skipped": [ID, ...], "tag": TAG | null}
+            ("skipped" and "tag" are optional: entries of older clients have neither)
+
 KEY is the SHA-256 (64 lowercase hex) of a test file's dependency hash; ID is a 32-hex keyed hash of a
 test's node id with the dependency hash as key. The server never learns file names, test names or the
-dependency hash itself. This module is plain Python (no pydantic) because the plugin imports it.
+dependency hash itself.
+
+TAG (32 hex) is :func:`entry_tag`: a MAC over the test count, the passed ids and the skipped ids, keyed
+with the dependency hash. The publisher attaches it only when every test of the file was collected and
+passed or was skipped for a reason the key decides; the reader skips collecting the file only when the
+tag it recomputes over what the server returned matches. Whoever does not hold the sources cannot
+compute the dependency hash, so neither a server nor another token holder can forge "all passed": they
+can only withhold entries, which costs time, never a false skip. Servers store ``skipped`` and ``tag``
+together with ``test_count`` and replace the three on each publish that carries a ``test_count``.
+
+This module is plain Python (no pydantic) because the plugin imports it.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -54,6 +68,7 @@ __all__ = [
     "decode_v2_publish_request",
     "decode_v2_query_request",
     "decode_v2_query_response",
+    "entry_tag",
     "hash_node_id",
     "is_key",
     "is_test_id",
@@ -79,6 +94,20 @@ def hash_node_id(dependency_hash: str, node_id: str) -> str:
     return hmac.new(dependency_hash.encode(), node_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def entry_tag(
+    dependency_hash: str, test_count: int, passed: Iterable[str], skipped: Iterable[str] = ()
+) -> str:
+    """The MAC that makes an entry's "every test passed or was skipped" claim checkable (32 hex).
+
+    Keyed with the dependency hash, so only someone holding the same sources can compute it; it covers
+    the count and both id sets, so no id can be swapped, added or dropped without breaking it.
+    """
+    message = "\0".join(
+        ("dryci-entry-v1", str(test_count), ",".join(sorted(passed)), ",".join(sorted(skipped)))
+    )
+    return hmac.new(dependency_hash.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def is_key(value: object) -> bool:
     return isinstance(value, str) and KEY_RE.fullmatch(value) is not None
 
@@ -89,13 +118,30 @@ def is_test_id(value: object) -> bool:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """What a store holds for one KEY: passed tests with durations, and the file's test count."""
+    """What a store holds for one KEY: passed tests with durations, the file's test count, the tests
+    it skipped, and the tag over those (see :func:`entry_tag`; None when the publisher gave none)."""
 
     tests: Mapping[str, float] = field(default_factory=dict)
     test_count: Optional[int] = None
+    skipped: frozenset[str] = frozenset()
+    tag: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"test_count": self.test_count, "tests": dict(self.tests)}
+        body: dict[str, Any] = {"test_count": self.test_count, "tests": dict(self.tests)}
+        if self.skipped:
+            body["skipped"] = sorted(self.skipped)
+        if self.tag is not None:
+            body["tag"] = self.tag
+        return body
+
+    def verified(self, dependency_hash: str) -> bool:
+        """True when the tag proves, under ``dependency_hash``, that every test of the file is here."""
+        if self.tag is None or self.test_count is None or self.test_count <= 0:
+            return False
+        if len(self.tests) + len(self.skipped) != self.test_count or self.skipped & self.tests.keys():
+            return False
+        expected = entry_tag(dependency_hash, self.test_count, self.tests, self.skipped)
+        return hmac.compare_digest(expected, self.tag)
 
 
 @dataclass(frozen=True)
@@ -164,10 +210,10 @@ def _duration(value: object, where: str) -> float:
 
 
 def decode_file_entry(value: object, where: str) -> FileEntry:
-    """Validate one v2 entry ``{"test_count": n | null, "tests": {ID: seconds}}``."""
+    """Validate one v2 ENTRY (see the module docstring)."""
     if not isinstance(value, dict):
         raise ProtocolError("expected an object with test_count and tests", field=where)
-    unknown = set(value) - {"test_count", "tests"}
+    unknown = set(value) - {"test_count", "tests", "skipped", "tag"}
     if unknown:
         raise ProtocolError(f"unknown field {sorted(unknown)[0]!r}", field=where)
     count = value.get("test_count")
@@ -187,7 +233,11 @@ def decode_file_entry(value: object, where: str) -> FileEntry:
         if not is_test_id(test_id):
             raise ProtocolError("expected test ids of 32 lowercase hex characters", field=f"{where}.tests")
         checked[test_id] = _duration(seconds, f"{where}.tests.{test_id}")
-    return FileEntry(tests=checked, test_count=count)
+    skipped = frozenset(_ids(value.get("skipped", []), f"{where}.skipped"))
+    tag = value.get("tag")
+    if tag is not None and not is_test_id(tag):
+        raise ProtocolError("expected null or a tag of 32 lowercase hex characters", field=f"{where}.tag")
+    return FileEntry(tests=checked, test_count=count, skipped=skipped, tag=tag)
 
 
 def decode_v1_query_response(body: object, keys: Sequence[str]) -> list[FileEntry]:
