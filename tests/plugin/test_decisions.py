@@ -7,7 +7,7 @@ import pytest
 from dryci.plugin.report import RunCounts, explain_file, format_seconds, format_summary
 from dryci.plugin.selection import FilePlan, Plan, TestResult, entries_to_publish, in_canary, make_plan
 from dryci.plugin.settings import parse_canary, provenance_from_env
-from dryci.protocol import FileEntry, Provenance, hash_node_id, key_for
+from dryci.protocol import FileEntry, Provenance, entry_tag, hash_node_id, key_for
 
 H_A = "a" * 64
 H_B = "b" * 64
@@ -17,9 +17,10 @@ def wire_id(h: str, path: str, name: str) -> str:
     return hash_node_id(h, f"{path}::{name}")
 
 
-def plan_with(passed: list[str], count: int | None) -> Plan:
+def plan_with(passed: list[str], count: int | None, *, tagged: bool = True) -> Plan:
     tests = {wire_id(H_A, "t/test_a.py", n): 1.0 for n in passed}
-    return make_plan({"t/test_a.py": H_A}, [FileEntry(tests, count)])
+    tag = entry_tag(H_A, count, tests) if tagged and count is not None else None
+    return make_plan({"t/test_a.py": H_A}, [FileEntry(tests, count, tag=tag)])
 
 
 def test_a_test_is_cached_when_its_id_under_the_current_hash_passed() -> None:
@@ -34,6 +35,30 @@ def test_a_file_is_skipped_at_collection_only_when_every_test_it_produced_passed
     assert plan_with(["x"], 2).shortcut_files() == frozenset()
     assert plan_with(["x", "y"], None).shortcut_files() == frozenset()
     assert plan_with([], 0).shortcut_files() == frozenset()
+
+
+def test_a_file_is_skipped_at_collection_only_when_its_tag_verifies_under_its_hash() -> None:
+    assert plan_with(["x", "y"], 2, tagged=False).shortcut_files() == frozenset()
+    tests = {wire_id(H_A, "t/test_a.py", n): 1.0 for n in ("x", "y")}
+    forged = FileEntry(tests, 2, tag="0" * 32)
+    assert make_plan({"t/test_a.py": H_A}, [forged]).shortcut_files() == frozenset()
+    # A real entry replayed under another file's key: its tag was made with another hash.
+    real = FileEntry(tests, 2, tag=entry_tag(H_A, 2, tests))
+    assert make_plan({"t/test_b.py": H_B}, [real]).shortcut_files() == frozenset()
+    # An id swapped, added or dropped breaks the tag.
+    swapped = dict(tests)
+    swapped.popitem()
+    swapped["f" * 32] = 1.0
+    assert not FileEntry(swapped, 2, tag=real.tag).verified(H_A)
+    assert not FileEntry({**tests, "f" * 32: 1.0}, 3, tag=real.tag).verified(H_A)
+    assert real.verified(H_A)
+
+
+def test_a_forged_count_without_a_tag_is_a_claim_but_no_shortcut() -> None:
+    file_plan = make_plan({"t/test_a.py": H_A}, [FileEntry({"1" * 32: 1.0, "2" * 32: 1.0}, 2)]).files[
+        "t/test_a.py"
+    ]
+    assert file_plan.claimed and not file_plan.fully_cached
 
 
 def test_files_named_by_node_ids_or_picked_by_the_canary_are_collected() -> None:
@@ -51,6 +76,21 @@ def test_without_store_entries_nothing_is_skipped() -> None:
 def test_entries_must_match_the_hashes() -> None:
     with pytest.raises(ValueError, match="expected 1 entries, got 2"):
         make_plan({"t/test_a.py": H_A}, [FileEntry(), FileEntry()])
+
+
+def test_the_publisher_tags_a_file_whose_tests_all_passed_now_or_were_cached() -> None:
+    plan = make_plan({"t/test_a.py": H_A}, [FileEntry({wire_id(H_A, "t/test_a.py", "old"): 1.0})])
+    results = [
+        TestResult("t/test_a.py", "old", passed=False, seconds=0.0, cached=True),
+        TestResult("t/test_a.py", "new", passed=True, seconds=0.5),
+    ]
+    (entry,) = entries_to_publish(plan, results, {"t/test_a.py": 2}).values()
+    assert entry.tests == {wire_id(H_A, "t/test_a.py", "new"): 0.5}
+    ids = {wire_id(H_A, "t/test_a.py", n) for n in ("old", "new")}
+    assert entry.tag == entry_tag(H_A, 2, ids)
+    # One test short of the count: no tag, so no reader will skip the whole file.
+    (partial,) = entries_to_publish(plan, results[1:], {"t/test_a.py": 2}).values()
+    assert partial.tag is None
 
 
 def test_only_passed_tests_of_analyzed_files_are_published_with_known_counts() -> None:

@@ -19,22 +19,26 @@ def test_a_bad_canary_fraction_is_a_usage_error_naming_the_flag(project: pytest.
 @pytest.mark.parametrize(
     ("name", "value", "line"),
     [
-        ("DRYCI_TIMEOUT", "soon", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got 'soon'"),
-        ("DRYCI_TIMEOUT", "0", "ERROR: DRYCI_TIMEOUT: expected a positive number of seconds, got '0'"),
+        ("DRYCI_TIMEOUT", "soon", "dryci: DRYCI_TIMEOUT: expected a positive number of seconds, got 'soon'"),
+        ("DRYCI_TIMEOUT", "0", "dryci: DRYCI_TIMEOUT: expected a positive number of seconds, got '0'"),
         (
             "DRYCI_SERVER",
             "cache.example.com",
-            "ERROR: DRYCI_SERVER: expected an http:// or https:// URL, got*",
+            "dryci: DRYCI_SERVER: expected an http:// or https:// URL, got 'cache.example.com'",
         ),
     ],
 )
-def test_a_bad_environment_variable_is_a_usage_error_naming_it(
-    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str, line: str
+def test_a_bad_environment_variable_means_one_line_and_every_test_runs(
+    project: pytest.Pytester, env: pytest.MonkeyPatch, name: str, value: str, line: str
 ) -> None:
-    monkeypatch.setenv(name, value)
+    # Like a broken config file: the variable is named, the cache is off, the exit code is the tests'.
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+    env.setenv(name, value)
     result = project.runpytest("--dryci")
-    result.stderr.fnmatch_lines([line])
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"{line} (running all tests)"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_a_missing_config_file_option_is_a_usage_error(project: pytest.Pytester) -> None:
@@ -82,7 +86,7 @@ def test_the_canary_reruns_cached_tests_and_reports_a_stale_entry_loudly(project
     result.stdout.fnmatch_lines(
         [
             "*dryci CACHE ERROR*",
-            "dryci: 1 test(s) the cache would have skipped failed when re-run by the canary*",
+            "dryci: 1 test(s) the cache claimed passed failed when re-run by the canary*",
             "  tests/test_hidden.py::test_hidden",
         ]
     )

@@ -143,7 +143,9 @@ def test_a_publish_that_fails_never_changes_the_exit_code(
     ]
 
 
-def test_a_corrupt_local_cache_means_one_line_and_every_test_runs(project: pytest.Pytester) -> None:
+def test_a_corrupt_local_cache_is_moved_aside_in_one_line_and_every_test_runs(
+    project: pytest.Pytester,
+) -> None:
     db = project.path / ".pytest_cache/d/dryci/results.sqlite"
     db.parent.mkdir(parents=True)
     db.write_bytes(b"garbage" * 1000)
@@ -151,7 +153,10 @@ def test_a_corrupt_local_cache_means_one_line_and_every_test_runs(project: pytes
     result.assert_outcomes(passed=ALL_TESTS)
     assert result.ret == 0
     (line,) = status_lines(result)
-    assert "results.sqlite unusable" in line and line.endswith(RUNNING_ALL)
+    assert line.startswith("dryci: the local cache was corrupt (file is not a database); moved it to ")
+    assert len(list(db.parent.glob("results.sqlite.corrupt-*"))) == 1
+    # A fresh cache took its place: the next run is cached again.
+    project.runpytest("--dryci").assert_outcomes()
 
 
 def test_a_local_cache_locked_by_another_writer_is_still_read_and_publish_fails_in_one_line(
@@ -169,7 +174,7 @@ def test_a_local_cache_locked_by_another_writer_is_still_read_and_publish_fails_
     result.assert_outcomes(passed=ALL_TESTS - 1, skipped=1)
     assert result.ret == 0
     (line,) = status_lines(result)
-    assert line.startswith("dryci: could not publish results: local cache") and "database is locked" in line
+    assert line.startswith("dryci: could not save results: local cache") and "database is locked" in line
 
 
 def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:

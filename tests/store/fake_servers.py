@@ -117,7 +117,12 @@ class MemoryCache:
                 stored = self.data.setdefault(key, {"test_count": None, "tests": {}})
                 stored["tests"].update(entry["tests"])
                 if entry["test_count"] is not None:
+                    # The count, skipped ids and tag are one claim: replaced together.
                     stored["test_count"] = entry["test_count"]
+                    for name in ("skipped", "tag"):
+                        stored.pop(name, None)
+                        if name in entry:
+                            stored[name] = entry[name]
             return Reply(body={"stored": len(body["entries"])})
         if path == "/api/v1/query-passed":
             return Reply(

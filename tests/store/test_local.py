@@ -70,12 +70,57 @@ def test_manifests_round_trip_and_are_replaced(tmp_path: Path, opened: Callable[
     }
 
 
-def test_a_corrupt_database_is_unavailable_not_a_crash(
+def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_made(
     tmp_path: Path, opened: Callable[..., LocalStore]
 ) -> None:
-    (tmp_path / DB_FILENAME).write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreUnavailable, match="unusable"):
+    garbage = b"this is not a database" * 100
+    (tmp_path / DB_FILENAME).write_bytes(garbage)
+    store = opened(tmp_path)
+    assert store.recovered is not None and "moved it to results.sqlite.corrupt-" in store.recovered
+    (aside,) = tmp_path.glob(f"{DB_FILENAME}.corrupt-*")
+    assert aside.read_bytes() == garbage
+    store.publish({KEY_A: FileEntry({ID_1: 1.0}, 1)}, Provenance(), PublishStats())
+    assert store.query([KEY_A]) == [FileEntry({ID_1: 1.0}, 1)]
+
+
+def test_a_database_from_a_newer_dryci_is_unavailable_and_left_alone(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
+    opened(tmp_path).close()
+    db = sqlite3.connect(str(tmp_path / DB_FILENAME))
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(StoreUnavailable, match="schema version 99 is from a newer DryCI"):
         opened(tmp_path)
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_a_version_1_database_is_migrated_keeping_its_results(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
+    db = sqlite3.connect(str(tmp_path / DB_FILENAME), isolation_level=None)
+    db.execute("CREATE TABLE passed (key TEXT, test_id TEXT, seconds REAL, PRIMARY KEY (key, test_id))")
+    db.execute("CREATE TABLE counts (key TEXT PRIMARY KEY, test_count INTEGER, updated REAL NOT NULL)")
+    db.execute("CREATE TABLE manifests (path TEXT PRIMARY KEY, dependency_hash TEXT, files TEXT)")
+    db.execute("INSERT INTO passed VALUES (?, ?, 2.0)", (KEY_A, ID_1))
+    db.execute("INSERT INTO counts VALUES (?, 1, 0)", (KEY_A,))
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    assert opened(tmp_path).query([KEY_A]) == [FileEntry({ID_1: 2.0}, 1)]
+
+
+def test_the_count_skipped_ids_and_tag_are_replaced_together(
+    tmp_path: Path, opened: Callable[..., LocalStore]
+) -> None:
+    store = opened(tmp_path)
+    store.publish(
+        {KEY_A: FileEntry({ID_1: 1.0}, 2, frozenset({ID_2}), "c" * 32)}, Provenance(), PublishStats()
+    )
+    assert store.query([KEY_A]) == [FileEntry({ID_1: 1.0}, 2, frozenset({ID_2}), "c" * 32)]
+    store.publish({KEY_A: FileEntry({ID_2: 1.0})}, Provenance(), PublishStats())  # no count: claim kept
+    assert store.query([KEY_A])[0].tag == "c" * 32
+    store.publish({KEY_A: FileEntry({}, 2)}, Provenance(), PublishStats())
+    assert store.query([KEY_A]) == [FileEntry({ID_1: 1.0, ID_2: 1.0}, 2)]
 
 
 def test_a_database_locked_by_another_writer_is_unavailable(

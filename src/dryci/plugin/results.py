@@ -16,6 +16,7 @@ __all__ = ["ResultTracker", "skip_reason"]
 class _Outcome:
     ok: bool = True
     called: bool = False
+    torn_down: bool = False
     cached: bool = False
     failed: bool = False
     seconds: float = 0.0
@@ -34,7 +35,8 @@ def _skipped_by_cache(report: pytest.TestReport) -> bool:
 
 
 class ResultTracker:
-    """Passed means setup, call and teardown all passed: no failure, error, skip, xfail or xpass."""
+    """Passed means setup, call and teardown all reported and passed: no failure, error, skip, xfail
+    or xpass, and no phase cut short (Ctrl-C in a teardown leaves no teardown report)."""
 
     def __init__(self) -> None:
         self._outcomes: dict[str, _Outcome] = {}
@@ -50,6 +52,8 @@ class ResultTracker:
             outcome.ok = False
         if report.when == "call" and report.passed:
             outcome.called = True
+        if report.when == "teardown":
+            outcome.torn_down = True
 
     def __contains__(self, nodeid: str) -> bool:
         return nodeid in self._outcomes
@@ -59,7 +63,11 @@ class ResultTracker:
 
     def passed(self, nodeid: str) -> bool:
         outcome = self._outcomes.get(nodeid)
-        return outcome is not None and outcome.ok and outcome.called
+        return outcome is not None and outcome.ok and outcome.called and outcome.torn_down
+
+    def unfinished(self) -> list[str]:
+        """Tests that started but never reported a teardown (the run was interrupted in them)."""
+        return [nodeid for nodeid, outcome in self._outcomes.items() if not outcome.torn_down]
 
     def failed(self, nodeid: str) -> bool:
         outcome = self._outcomes.get(nodeid)

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dryci.protocol import FileEntry, hash_node_id, key_for
+from dryci.protocol import FileEntry, entry_tag, hash_node_id, key_for
 
 __all__ = [
     "SKIP_REASON",
@@ -19,6 +19,7 @@ __all__ = [
     "TestResult",
     "canonical_node_id",
     "entries_to_publish",
+    "forged_tags",
     "in_canary",
     "make_plan",
 ]
@@ -33,12 +34,20 @@ def canonical_node_id(path: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class FilePlan:
-    """What the cache knows about one test file under its current dependency hash."""
+    """What the cache knows about one test file under its current dependency hash.
+
+    ``verified``: the entry's tag checks out under this hash (see ``dryci.protocol.entry_tag``), so
+    every test the file produces passed (or was skipped for a reason the key decides) and the file
+    need not be imported. ``claimed``: the store claims that much, verified or not.
+    """
 
     path: str
     dependency_hash: str
     passed: Mapping[str, float] = field(default_factory=dict)  # test id -> seconds when it passed
     test_count: int | None = None
+    skipped: frozenset[str] = frozenset()
+    verified: bool = False
+    claimed: bool = False
 
     @property
     def key(self) -> str:
@@ -51,7 +60,7 @@ class FilePlan:
     @property
     def fully_cached(self) -> bool:
         """Every test the file produced under this hash passed: no need to even import it."""
-        return self.test_count is not None and self.test_count > 0 and self.test_count == len(self.passed)
+        return self.verified
 
     @property
     def seconds(self) -> float:
@@ -101,9 +110,28 @@ def make_plan(hashes: Mapping[str, str], entries: Sequence[FileEntry] | None, *,
         return Plan({p: FilePlan(p, hashes[p]) for p in paths}, skip=False)
     if len(entries) != len(paths):
         raise ValueError(f"expected {len(paths)} entries, got {len(entries)}")
-    return Plan(
-        {p: FilePlan(p, hashes[p], dict(e.tests), e.test_count) for p, e in zip(paths, entries)},
-        skip=skip,
+    return Plan({p: _file_plan(p, hashes[p], e) for p, e in zip(paths, entries)}, skip=skip)
+
+
+def _file_plan(path: str, dependency_hash: str, entry: FileEntry) -> FilePlan:
+    count = entry.test_count
+    return FilePlan(
+        path,
+        dependency_hash,
+        dict(entry.tests),
+        count,
+        entry.skipped,
+        verified=entry.verified(dependency_hash),
+        claimed=count is not None and count > 0 and bool(entry.tests or entry.skipped),
+    )
+
+
+def forged_tags(plan: Plan, entries: Sequence[FileEntry]) -> int:
+    """How many entries carry a tag that does not verify: forged, or written for other sources."""
+    return sum(
+        1
+        for file_plan, entry in zip(plan.files.values(), entries)
+        if entry.tag is not None and not file_plan.verified
     )
 
 
@@ -117,7 +145,10 @@ def in_canary(seed: str, test_id: str, fraction: float) -> bool:
 
 @dataclass(frozen=True)
 class TestResult:
-    """How one test ended, from its setup, call and teardown reports."""
+    """How one test ended, from its setup, call and teardown reports.
+
+    ``cached``: the cache skipped it this run because its id passed before under this hash.
+    """
 
     __test__ = False  # not a pytest test class despite the name
 
@@ -125,6 +156,7 @@ class TestResult:
     name: str
     passed: bool
     seconds: float
+    cached: bool = False
 
 
 def entries_to_publish(
@@ -132,18 +164,32 @@ def entries_to_publish(
     results: Iterable[TestResult],
     test_counts: Mapping[str, int],
 ) -> dict[str, FileEntry]:
-    """Per key, the tests that passed with their durations, and the file's test count if fully known.
+    """Per key, the tests that passed with their durations, the file's test count if fully known,
+    and the tag when every test of the file passed now or was cached.
 
     ``test_counts`` holds only files whose every test was collected this run (no node-id
     arguments, no --lf filtering), so a count never understates what a file produces.
     """
     passed: dict[str, dict[str, float]] = {}
+    cached: dict[str, set[str]] = {}
     for result in results:
         file_plan = plan.files.get(result.path)
-        if file_plan is None or not result.passed:
+        if file_plan is None:
             continue
-        passed.setdefault(result.path, {})[file_plan.test_id(result.name)] = round(result.seconds, 6)
-    return {
-        plan.files[path].key: FileEntry(tests=tests, test_count=test_counts.get(path))
-        for path, tests in sorted(passed.items())
-    }
+        test_id = file_plan.test_id(result.name)
+        if result.cached and test_id in file_plan.passed:
+            cached.setdefault(result.path, set()).add(test_id)
+        elif result.passed:
+            passed.setdefault(result.path, {})[test_id] = round(result.seconds, 6)
+    entries = {}
+    for path in sorted(passed.keys() | cached.keys()):
+        file_plan, count, tests = plan.files[path], test_counts.get(path), passed.get(path, {})
+        complete = tests.keys() | cached.get(path, set())
+        tag = None
+        if count is not None and count == len(complete):
+            tag = entry_tag(file_plan.dependency_hash, count, complete)
+        elif not tests:
+            continue  # nothing new to say about this file
+        # A file whose tests were all cached one by one (an entry of an older client) gets its tag now.
+        entries[file_plan.key] = FileEntry(tests=tests, test_count=count, tag=tag)
+    return entries

@@ -19,7 +19,15 @@ from dryci.exceptions import DryciError, StoreUnavailable
 from dryci.plugin.manifests import explain_lines, save_manifests
 from dryci.plugin.report import RunCounts, format_summary
 from dryci.plugin.results import ResultTracker
-from dryci.plugin.selection import SKIP_REASON, FilePlan, Plan, TestResult, entries_to_publish, in_canary
+from dryci.plugin.selection import (
+    SKIP_REASON,
+    FilePlan,
+    Plan,
+    TestResult,
+    entries_to_publish,
+    forged_tags,
+    in_canary,
+)
 from dryci.plugin.settings import Settings, provenance_from_env
 from dryci.protocol import PublishStats
 
@@ -41,6 +49,7 @@ class DryciSession:
         self.environment_salt = ""
         self.store: Any = None
         self.local: Any = None
+        self._local_problem: str | None = None
         self.canary_seed = secrets.token_hex(8)
         self.named_files: frozenset[str] = frozenset()
         self.shortcut: frozenset[str] = frozenset()
@@ -48,12 +57,14 @@ class DryciSession:
         self.test_counts: dict[str, int] = {}
         self.ignored: set[str] = set()
         self.precise_seconds: dict[str, float] = {}  # node id -> seconds precise mode saved
-        self.canary: set[str] = set()
+        self.canary: set[str] = set()  # node ids the canary made run although the cache claimed them
         self.tracker = ResultTracker()
         self.explanations: list[str] = []
         self.publish_error: str | None = None
         self._planned = False
         self._scope_paths: list[Path] | None = None
+        self._cache_path: Path | None = None
+        self._cache_problem: str | None = None
 
     # -- output ----------------------------------------------------------------------------
 
@@ -74,12 +85,22 @@ class DryciSession:
         except ValueError:
             return None
 
-    def _cache_dir(self) -> Path:
-        cache = getattr(self.config, "cache", None)
-        if cache is not None:
-            return Path(cache.mkdir("dryci"))
-        # -p no:cacheprovider: same place, made by hand.
-        return self.config.rootpath / ".pytest_cache" / "d" / "dryci"
+    def cache_dir(self) -> Path | None:
+        """DryCI's folder under pytest's cache dir, made on first use; None when it cannot be made
+        (``cache_problem`` says why: a read-only checkout, a full disk)."""
+        if self._cache_path is None and self._cache_problem is None:
+            path = self.config.rootpath / ".pytest_cache" / "d" / "dryci"
+            try:
+                cache = getattr(self.config, "cache", None)
+                if cache is not None:
+                    path = Path(cache.mkdir("dryci"))
+                else:
+                    # -p no:cacheprovider: same place, made by hand.
+                    path.mkdir(parents=True, exist_ok=True)
+                self._cache_path = path
+            except OSError as exc:
+                self._cache_problem = f"cannot use the cache folder {path}: {exc.strerror or exc}"
+        return self._cache_path
 
     def ensure_planned(self) -> None:
         if self._planned:
@@ -99,8 +120,11 @@ class DryciSession:
         from dryci.dagger import analyze, environment_salt, find_config, load_config
         from dryci.protocol import key_for
 
+        if self.settings.problem is not None:
+            self.say(f"dryci: {self.settings.problem} {RUNNING_ALL}")
+            return
         path = self.settings.config_path or find_config(self.config.rootpath)
-        cache_dir = self._cache_dir()
+        cache_dir = self.cache_dir()
         try:
             if path is None:
                 # Zero-config: the config `dryci init` would write, inferred in memory.
@@ -113,7 +137,8 @@ class DryciSession:
             else:
                 dagger_config = load_config(path)
             salt = environment_salt(dagger_config, extra=self.settings.salt)
-            self.analysis = analyze(dagger_config, salt=salt, cache_dir=cache_dir / "dagger")
+            analyzer_cache = cache_dir / "dagger" if cache_dir is not None else None
+            self.analysis = analyze(dagger_config, salt=salt, cache_dir=analyzer_cache)
             self.dagger_config, self.environment_salt, self.config_path = dagger_config, salt, path
         except (DryciError, OSError) as exc:
             self.say(f"dryci: {exc} {RUNNING_ALL}")
@@ -127,7 +152,7 @@ class DryciSession:
         for warning in list(self.analysis.warnings)[:5]:
             self.say(f"dryci: warning: {warning}")
         hashes = self.analysis.hashes
-        self.store = self._open_store(cache_dir)
+        self.store = self._open_store()
         entries = None
         if self.store is not None and self.settings.skip:
             try:
@@ -140,30 +165,40 @@ class DryciSession:
         from dryci.plugin.selection import make_plan
 
         self.plan = make_plan(hashes, entries, skip=self.settings.skip)
+        forged = forged_tags(self.plan, entries) if entries is not None else 0
+        if forged:
+            self.say(
+                f"dryci: {forged} cache entr{'y' if forged == 1 else 'ies'} failed verification "
+                "(forged, or written for other sources); their tests are checked one by one"
+            )
 
-    def _open_store(self, cache_dir: Path) -> Any:
-        from dryci.store.local import LocalStore
-
-        try:
-            if self.settings.server is None:
-                self.local = LocalStore(cache_dir, busy_timeout=self.settings.lock_timeout)
-                return self.local
+    def _open_store(self) -> Any:
+        if self.settings.server is not None:
             from dryci.store.remote import RemoteStore
 
             return RemoteStore(self.settings.server, token=self.settings.token, timeout=self.settings.timeout)
-        except StoreUnavailable as exc:
-            self.say(f"dryci: {exc.reason} {RUNNING_ALL}")
-            return None
+        local = self._local_store()
+        if local is None:
+            self.say(f"dryci: {self._local_problem} {RUNNING_ALL}")
+        return local
 
     def _local_store(self) -> Any:
         """The local SQLite store (manifests live there even when results go to a server)."""
         if self.local is None:
+            self.local = False
+            cache_dir = self.cache_dir()
+            if cache_dir is None:
+                self._local_problem = self._cache_problem
+                return None
             from dryci.store.local import LocalStore
 
             try:
-                self.local = LocalStore(self._cache_dir(), busy_timeout=self.settings.lock_timeout)
-            except StoreUnavailable:
-                self.local = False
+                self.local = LocalStore(cache_dir, busy_timeout=self.settings.lock_timeout)
+            except StoreUnavailable as exc:
+                self._local_problem = exc.reason
+                return None
+            if self.local.recovered:
+                self.say(f"dryci: {self.local.recovered}")
         return self.local or None
 
     def _files_named_by_node_ids(self) -> frozenset[str]:
@@ -185,7 +220,8 @@ class DryciSession:
             "base_dir": str(self.base_dir),
             "skip": self.plan.skip,
             "files": {
-                p: [f.dependency_hash, dict(f.passed), f.test_count] for p, f in self.plan.files.items()
+                p: [f.dependency_hash, dict(f.passed), f.test_count, sorted(f.skipped), f.verified, f.claimed]
+                for p, f in self.plan.files.items()
             },
             "named": sorted(self.named_files),
             "canary_seed": self.canary_seed,
@@ -197,7 +233,10 @@ class DryciSession:
         self.base_dir = Path(payload["base_dir"])
         self.named_files = frozenset(payload["named"])
         self.canary_seed = payload["canary_seed"]
-        files = {p: FilePlan(p, h, passed, count) for p, (h, passed, count) in payload["files"].items()}
+        files = {
+            p: FilePlan(p, h, passed, count, frozenset(skipped), verified, claimed)
+            for p, (h, passed, count, skipped, verified, claimed) in payload["files"].items()
+        }
         self.plan = Plan(files, skip=payload["skip"])
 
     def merge_worker_output(self, output: dict[str, Any] | None) -> None:
@@ -254,11 +293,16 @@ class DryciSession:
             if not plan.skip:
                 continue
             test_id = file_plan.test_id(name)  # an HMAC: computed once per test
+            picked = in_canary(self.canary_seed, test_id, self.settings.canary)
             if test_id in file_plan.passed:
-                if in_canary(self.canary_seed, test_id, self.settings.canary):
+                if picked:
                     self.canary.add(item.nodeid)
                 else:
                     item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+            elif picked and file_plan.claimed:
+                # The store claims the whole file passed, yet not with this test's id (a forged or
+                # stale entry): the canary checks that claim too.
+                self.canary.add(item.nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.is_worker:
@@ -289,11 +333,18 @@ class DryciSession:
         terminalreporter.write_line(format_summary(self.run_counts()))
         if self.publish_error:
             terminalreporter.write_line(self.publish_error)
+        unfinished = len(self.tracker.unfinished())
+        if unfinished and self.settings.publish:
+            verb = "was" if unfinished == 1 else "were"
+            terminalreporter.write_line(
+                f"dryci: the run stopped early; {unfinished:,} test{'' if unfinished == 1 else 's'} that "
+                f"did not finish setup, call and teardown {verb} not published"
+            )
         broken = sorted(n for n in self.canary if self.tracker.failed(n))
         if broken:
             terminalreporter.write_sep("=", "dryci CACHE ERROR", red=True, bold=True)
             terminalreporter.write_line(
-                f"dryci: {len(broken)} test(s) the cache would have skipped failed when re-run by the canary "
+                f"dryci: {len(broken)} test(s) the cache claimed passed failed when re-run by the canary "
                 "(stale or poisoned cache entry, or a missing dependency rule):",
                 red=True,
             )
@@ -349,10 +400,11 @@ class DryciSession:
         full_counts = {
             p: n for p, n in self.test_counts.items() if p not in self.named_files and not lf_filtered
         }
+        tracker = self.tracker
         results = [
-            TestResult(path, name, self.tracker.passed(nodeid), self.tracker.seconds(nodeid))
+            TestResult(path, name, tracker.passed(nodeid), tracker.seconds(nodeid), tracker.cached(nodeid))
             for nodeid, (path, name) in self.index.items()
-            if nodeid in self.tracker
+            if nodeid in tracker
         ]
         entries = entries_to_publish(self.plan, results, full_counts)
         if not entries:
@@ -369,7 +421,8 @@ class DryciSession:
         try:
             self.store.publish(entries, provenance_from_env(os.environ), stats)
         except StoreUnavailable as exc:
-            self.publish_error = f"dryci: could not publish results: {exc.reason}"
+            what = "save" if self.store is self.local else "publish"
+            self.publish_error = f"dryci: could not {what} results: {exc.reason}"
             return
         self._save_manifests({r.path for r in results if r.passed})
 

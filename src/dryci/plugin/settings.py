@@ -1,7 +1,9 @@
 """The plugin's settings, read once from options, ini values and environment variables.
 
-Bad values raise ``pytest.UsageError`` naming the flag or variable; this module is the only place
-that knows where each setting comes from.
+A bad command-line flag or ini value raises ``pytest.UsageError`` naming it, as pytest's own do. A bad
+environment variable is treated like a broken config file: it is named in ``Settings.problem``, said
+in one line, and the run goes on with every test and nothing published. This module is the only
+place that knows where each setting comes from.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Settings:
     salt: str
     timeout: float
     lock_timeout: float = 5.0
+    problem: str | None = None  # a bad environment variable: the cache is off for this run
 
 
 def parse_canary(value: str) -> float:
@@ -69,17 +72,24 @@ def parse_timeout(value: str | None) -> float:
     return parse_seconds("DRYCI_TIMEOUT", value)
 
 
+def _environment(env: Mapping[str, str]) -> tuple[str | None, float, str | None]:
+    """DRYCI_SERVER and DRYCI_TIMEOUT, and what is wrong with them (None when nothing is)."""
+    server = env.get("DRYCI_SERVER", "").strip() or None
+    try:
+        timeout = parse_timeout(env.get("DRYCI_TIMEOUT"))
+        if server is not None:
+            from dryci.store.remote import check_server_url  # imports httpx: only when a server is set
+
+            server = check_server_url(server)
+    except (ConfigError, pytest.UsageError) as exc:
+        return None, DEFAULT_TIMEOUT, str(exc)
+    return server, timeout, None
+
+
 def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) -> Settings:
     canary_raw = config.getoption("dryci_canary") or config.getini("dryci_canary") or "0"
     config_raw = config.getoption("dryci_config") or config.getini("dryci_config") or None
-    server = env.get("DRYCI_SERVER", "").strip() or None
-    if server is not None:
-        from dryci.store.remote import check_server_url  # imports httpx: only when a server is set
-
-        try:
-            server = check_server_url(server)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    server, timeout, problem = _environment(env)
     config_path: Path | None = None
     if config_raw:
         config_path = Path(config_raw)
@@ -97,8 +107,9 @@ def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) ->
         server=server,
         token=env.get("DRYCI_TOKEN") or None,
         salt=env.get("DRYCI_SALT", ""),
-        timeout=parse_timeout(env.get("DRYCI_TIMEOUT")),
+        timeout=timeout,
         lock_timeout=parse_seconds("dryci_lock_timeout", str(config.getini("dryci_lock_timeout"))),
+        problem=problem,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,12 +58,15 @@ class PreciseSession:
         plan, analysis = self.dryci.plan, self.dryci.analysis
         if plan is None or analysis is None:
             return
+        cache_dir = self.dryci.cache_dir()
+        if cache_dir is None:
+            return  # the --dryci session said why (its results cannot be kept locally either)
         try:
             self.context = self._context()
         except Exception as exc:
             self.dryci.say(f"dryci: precise mode is off for this run: {exc}")
             return
-        self.store = self._manifest_store()
+        self.store = self._manifest_store(cache_dir)
         if not plan.skip:
             return
         candidates = [path for path, file_plan in plan.files.items() if not file_plan.fully_cached]
@@ -85,9 +89,9 @@ class PreciseSession:
             self.dryci.config_path, repr(_portable(dagger_config)), self.dryci.environment_salt, globals_
         )
 
-    def _manifest_store(self) -> ManifestStore:
+    def _manifest_store(self, cache_dir: Path) -> ManifestStore:
         """Local manifests; shared on the server too when the --dryci session's results are remote."""
-        local = LocalManifestStore(self.dryci._cache_dir() / "precise")
+        local = LocalManifestStore(cache_dir / "precise")
         remote = self.dryci.store
         if not hasattr(remote, "post_each"):  # no DRYCI_SERVER (or it could not be used)
             return local

@@ -25,28 +25,40 @@ from dryci.protocol import FileEntry, Provenance, PublishStats
 __all__ = ["DB_FILENAME", "LocalStore", "Manifest"]
 
 DB_FILENAME = "results.sqlite"
-SCHEMA_VERSION = 1
 # SQLite caps the number of bound parameters per statement (999 on old builds).
 _CHUNK = 500
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS passed (
-    key TEXT NOT NULL,
-    test_id TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    PRIMARY KEY (key, test_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counts (
-    key TEXT PRIMARY KEY,
-    test_count INTEGER,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS manifests (
-    path TEXT PRIMARY KEY,
-    dependency_hash TEXT NOT NULL,
-    files TEXT NOT NULL
-);
-"""
+# Migration N brings a database from user_version N-1 to N; statements run one by one in one transaction.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS passed (
+            key TEXT NOT NULL,
+            test_id TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            PRIMARY KEY (key, test_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS counts (
+            key TEXT PRIMARY KEY,
+            test_count INTEGER,
+            updated REAL NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS manifests (
+            path TEXT PRIMARY KEY,
+            dependency_hash TEXT NOT NULL,
+            files TEXT NOT NULL
+        )""",
+    ),
+    # The entry's tag and skipped ids (space-separated) belong to its count: replaced with it.
+    (
+        "ALTER TABLE counts ADD COLUMN tag TEXT",
+        "ALTER TABLE counts ADD COLUMN skipped TEXT NOT NULL DEFAULT ''",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class _Corrupt(Exception):
+    """The file is not a usable SQLite database (as opposed to locked, read-only or full)."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,33 @@ class LocalStore:
 
     def __init__(self, directory: Path, *, busy_timeout: float = 5.0) -> None:
         self.path = directory / DB_FILENAME
+        self.recovered: str | None = None  # set when a corrupt file was moved aside
         try:
             directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open local cache {self.path}: {exc.strerror or exc}") from exc
+        try:
+            self._open(busy_timeout)
+        except _Corrupt as exc:
+            # Disabling the cache on every later run would be worse than starting over: keep the
+            # old file for inspection and begin a fresh one.
+            aside = self.path.with_name(f"{DB_FILENAME}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            try:
+                self.path.rename(aside)
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError as move_error:
+                raise StoreUnavailable(
+                    f"local cache {self.path} is corrupt ({exc}) and cannot be moved aside: "
+                    f"{move_error.strerror or move_error}"
+                ) from None
+            self._open(busy_timeout)
+            self.recovered = (
+                f"the local cache was corrupt ({exc}); moved it to {aside.name} and started afresh"
+            )
+
+    def _open(self, busy_timeout: float) -> None:
+        try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) so a writer
             # takes the lock up front instead of failing half way through on an upgrade.
             self._db = sqlite3.connect(
@@ -73,21 +110,30 @@ class LocalStore:
             raise StoreUnavailable(f"cannot open local cache {self.path}: {exc}") from exc
         try:
             with self._errors("open"):
-                self._enable_wal(busy_timeout)
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
-                    raise sqlite3.DatabaseError(f"unknown schema version {version}")
-                if version == 0:
-                    with self._write():
-                        # executescript() would commit early; run the statements one by one instead.
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                self._db.execute(statement)
-                        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except StoreUnavailable:
+                try:
+                    self._enable_wal(busy_timeout)
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                    version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                except sqlite3.OperationalError:
+                    raise  # locked, read-only, full: the file itself is fine
+                except sqlite3.DatabaseError as exc:  # not a database, or a malformed one
+                    raise _Corrupt(str(exc)) from None
+                if version > SCHEMA_VERSION:
+                    raise sqlite3.OperationalError(f"schema version {version} is from a newer DryCI")
+                if version < SCHEMA_VERSION:
+                    self._migrate(version)
+        except (StoreUnavailable, _Corrupt):
             self._db.close()
             raise
+
+    def _migrate(self, version: int) -> None:
+        with self._write():
+            # Another process may have migrated while this one waited for the write lock.
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _enable_wal(self, busy_timeout: float) -> None:
         # Switching a fresh file to WAL can fail with "locked" without consulting the busy
@@ -121,7 +167,7 @@ class LocalStore:
 
     def query(self, keys: Sequence[str]) -> list[FileEntry]:
         tests: dict[str, dict[str, float]] = {}
-        counts: dict[str, int | None] = {}
+        claims: dict[str, tuple[int | None, str | None, str]] = {}
         unique = list(dict.fromkeys(keys))
         with self._errors("query"):
             for start in range(0, len(unique), _CHUNK):
@@ -131,11 +177,15 @@ class LocalStore:
                     f"SELECT key, test_id, seconds FROM passed WHERE key IN ({marks})", chunk
                 ):
                     tests.setdefault(key, {})[test_id] = seconds
-                for key, count in self._db.execute(
-                    f"SELECT key, test_count FROM counts WHERE key IN ({marks})", chunk
+                for key, count, tag, skipped in self._db.execute(
+                    f"SELECT key, test_count, tag, skipped FROM counts WHERE key IN ({marks})", chunk
                 ):
-                    counts[key] = count
-        return [FileEntry(tests=tests.get(key, {}), test_count=counts.get(key)) for key in keys]
+                    claims[key] = (count, tag, skipped)
+        entries = []
+        for key in keys:
+            count, tag, skipped = claims.get(key, (None, None, ""))
+            entries.append(FileEntry(tests.get(key, {}), count, frozenset(skipped.split()), tag))
+        return entries
 
     def publish(
         self,
@@ -154,11 +204,12 @@ class LocalStore:
                     [(key, test_id, seconds) for test_id, seconds in entry.tests.items()],
                 )
                 if entry.test_count is not None:
+                    # The count, skipped ids and tag are one claim: replaced together.
                     self._db.execute(
-                        "INSERT INTO counts (key, test_count, updated) VALUES (?, ?, ?)"
+                        "INSERT INTO counts (key, test_count, updated, tag, skipped) VALUES (?, ?, ?, ?, ?)"
                         " ON CONFLICT (key) DO UPDATE SET test_count = excluded.test_count,"
-                        " updated = excluded.updated",
-                        (key, entry.test_count, now),
+                        " updated = excluded.updated, tag = excluded.tag, skipped = excluded.skipped",
+                        (key, entry.test_count, now, entry.tag, " ".join(sorted(entry.skipped))),
                     )
 
     def save_manifests(self, manifests: Mapping[str, Manifest]) -> None:
