@@ -1,0 +1,254 @@
+"""Which skips may be cached: those whose condition the key decides, shown from the test file's source.
+
+A test skipped (or xfailed) by a marker has the same outcome whenever its sources and environment are
+the same, exactly like a pass, so a cached skip lets its file be skipped whole. But a condition that
+reads something outside the key (an environment variable not in ``hash_env``, a program on PATH, the
+network, the clock) must not be cached. So a skip is cacheable only when every ``skip``, ``skipif``
+and ``xfail`` mark the test carries is written in its own test file, and every condition is built
+from constants and from what the key holds: the platform, the Python version and implementation,
+and names bound at module level to such values or by ``import``/``except ImportError`` (installed
+distributions are in the key). Marks added elsewhere (a conftest hook, a plugin) are never
+cacheable: nothing shows what they read.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["MARK_NAMES", "StaticMark", "module_skip_is_cacheable", "static_marks"]
+
+MARK_NAMES = frozenset({"skip", "skipif", "xfail"})
+
+_SAFE_VALUES = frozenset(
+    {
+        "sys.platform",
+        "sys.version_info",
+        "sys.implementation",
+        "sys.implementation.name",
+        "sys.maxsize",
+        "sys.byteorder",
+        "sys.hexversion",
+        "os.name",
+        "os.sep",
+        "True",
+        "False",
+        "None",
+    }
+)
+_SAFE_CALLS = frozenset(
+    {
+        "platform.system",
+        "platform.machine",
+        "platform.python_implementation",
+        "platform.python_version",
+        "platform.python_version_tuple",
+        "importlib.util.find_spec",
+        "find_spec",
+    }
+)
+_SAFE_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "split"})
+
+
+@dataclass(frozen=True)
+class StaticMark:
+    name: str  # skip, skipif or xfail
+    safe: bool  # its condition (if any) is decided by the key
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
+
+
+class _Conditions:
+    def __init__(self, names: Mapping[str, Sequence[ast.expr]]) -> None:
+        self.names = names
+        self._resolving: set[str] = set()
+
+    def safe(self, node: ast.expr | None) -> bool:
+        if node is None or isinstance(node, ast.Constant):
+            return True
+        dotted = _dotted(node)
+        if dotted is not None:
+            if dotted in _SAFE_VALUES or any(dotted.startswith(v + ".") for v in _SAFE_VALUES):
+                return True
+            if isinstance(node, ast.Name):
+                return self._name(node.id)
+            # A distribution's version is in the key.
+            return isinstance(node, ast.Attribute) and node.attr == "__version__"
+        if isinstance(node, ast.Call):
+            args = [*node.args, *(k.value for k in node.keywords)]
+            func = _dotted(node.func)
+            if func in _SAFE_CALLS:
+                return all(self.safe(a) for a in args)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in _SAFE_METHODS:
+                return self.safe(node.func.value) and all(self.safe(a) for a in args)
+            if func == "tuple" or func == "int":
+                return all(self.safe(a) for a in args)
+            return False
+        if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.BinOp, ast.Tuple, ast.List)):
+            return all(
+                self.safe(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)
+            )
+        if isinstance(node, ast.Subscript):
+            return self.safe(node.value) and self.safe(node.slice)
+        if isinstance(node, ast.Slice):
+            return all(self.safe(part) for part in (node.lower, node.upper, node.step))
+        if isinstance(node, ast.IfExp):
+            return self.safe(node.test) and self.safe(node.body) and self.safe(node.orelse)
+        return False
+
+    def _name(self, name: str) -> bool:
+        values = self.names.get(name)
+        if not values or name in self._resolving:
+            return False
+        self._resolving.add(name)
+        try:
+            return all(self.safe(value) for value in values)
+        finally:
+            self._resolving.discard(name)
+
+
+def _module_names(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Names bound at module level to an expression; ``import``ed names count as constants."""
+    names: dict[str, list[ast.expr]] = {}
+
+    def visit(body: Sequence[ast.stmt], in_import_guard: bool) -> None:
+        for stmt in body:
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                names.setdefault(stmt.targets[0].id, []).append(stmt.value)
+            elif (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and stmt.value is not None
+            ):
+                names.setdefault(stmt.target.id, []).append(stmt.value)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and in_import_guard:
+                for alias in stmt.names:
+                    bound = (alias.asname or alias.name).split(".")[0]
+                    names.setdefault(bound, []).append(ast.Constant(True))
+            elif isinstance(stmt, ast.Try):
+                guards = all(
+                    h.type is not None and _dotted(h.type) in ("ImportError", "ModuleNotFoundError")
+                    for h in stmt.handlers
+                )
+                visit(stmt.body, guards)
+                for handler in stmt.handlers:
+                    visit(handler.body, guards)
+                visit(stmt.orelse, guards)
+            elif isinstance(stmt, (ast.AugAssign, ast.For, ast.While, ast.With, ast.If)):
+                # Rebinding in a loop or branch: whatever it binds is not shown simply; poison it.
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        names.setdefault(node.id, []).append(ast.Name("<unknown>", ast.Load()))
+
+    visit(tree.body, False)
+    return names
+
+
+def _marks_in(
+    expr: ast.expr, names: Mapping[str, Sequence[ast.expr]], depth: int = 0
+) -> Iterator[ast.Call | str]:
+    """The mark calls an expression (a decorator, a ``pytestmark`` value) stands for.
+
+    Yields the ``pytest.mark.NAME(...)`` calls, or the bare name of a mark used without a call
+    (``@pytest.mark.skip``).
+    """
+    if depth > 5:
+        yield "<unknown>"
+        return
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        for element in expr.elts:
+            yield from _marks_in(element, names, depth + 1)
+        return
+    target = expr.func if isinstance(expr, ast.Call) else expr
+    dotted = _dotted(target)
+    if dotted is not None and ".mark." in f".{dotted}":
+        yield expr if isinstance(expr, ast.Call) else dotted.rsplit(".", 1)[-1]
+        return
+    if isinstance(expr, ast.Name) and len(names.get(expr.id, ())) == 1:
+        yield from _marks_in(names[expr.id][0], names, depth + 1)
+
+
+def _class(tree: ast.Module, name: str) -> ast.ClassDef | None:
+    return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+
+
+def static_marks(source: str, class_names: Sequence[str], function_name: str) -> list[StaticMark] | None:
+    """The skip/skipif/xfail marks the test file's source gives this test; None if it cannot tell.
+
+    ``class_names``: the classes around the test, outermost first; ``function_name``: the test
+    function's own name (without parametrization).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    names = _module_names(tree)
+    conditions = _Conditions(names)
+    exprs: list[ast.expr] = [*names.get("pytestmark", [])]
+    body: Sequence[ast.stmt] = tree.body
+    for class_name in class_names:
+        cls = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+        if cls is None:
+            return None
+        exprs.extend(cls.decorator_list)
+        exprs.extend(
+            s.value
+            for s in cls.body
+            if isinstance(s, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in s.targets)
+        )
+        body = cls.body
+    functions = [
+        n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function_name
+    ]
+    if len(functions) != 1:
+        return None
+    exprs.extend(functions[0].decorator_list)
+    found = []
+    for expr in exprs:
+        for mark in _marks_in(expr, names):
+            name = mark if isinstance(mark, str) else (_dotted(mark.func) or "").rsplit(".", 1)[-1]
+            if name == "<unknown>":
+                return None
+            if name not in MARK_NAMES:
+                continue
+            if isinstance(mark, str):
+                found.append(StaticMark(name, True))
+                continue
+            condition = (
+                mark.args[0]
+                if mark.args
+                else next((k.value for k in mark.keywords if k.arg == "condition"), None)
+            )
+            if isinstance(condition, ast.Constant) and isinstance(condition.value, str):
+                try:
+                    condition = ast.parse(condition.value, mode="eval").body
+                except SyntaxError:
+                    return None
+            found.append(StaticMark(name, conditions.safe(condition)))
+    return found
+
+
+def module_skip_is_cacheable(source: str) -> bool:
+    """A test module skipped while it was imported by a module-level ``pytest.importorskip`` call."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
+        if isinstance(value, ast.Call) and (_dotted(value.func) or "").endswith("importorskip"):
+            return True
+    return False
