@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from typing import Any, Union
 
 from dryci.exceptions import AnalysisError, ProtocolError
-from dryci.precise.units import MODULE, ModuleUnits, parse_units
+from dryci.recording.units import MODULE, ModuleUnits, parse_units
 
 __all__ = [
     "MANIFEST_VERSION",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dryci.precise.recording import UnitRecorder
-from dryci.precise.units import MODULE
+from dryci.recording.recording import UnitRecorder
+from dryci.recording.units import MODULE
 from dryci.tracing import ProfileCodeTracer, make_code_tracer
 
 LIB = textwrap.dedent(

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import CodeType
 
 from dryci.exceptions import AnalysisError
-from dryci.precise.units import MODULE, ModuleUnits, parse_units
+from dryci.recording.units import MODULE, ModuleUnits, parse_units
 from dryci.tracing import CodeTracer, make_code_tracer
 
 __all__ = ["Unit", "UnitRecorder", "Window"]
@@ -45,7 +45,7 @@ class UnitRecorder:
 
     def __init__(self, root: str | os.PathLike[str], tracer: CodeTracer | None = None) -> None:
         self._root = os.path.abspath(root)
-        self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
+        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True)
         # By identity (the code object kept alive, so its id stays unique): equal code objects of two
         # files (same name, line and body) must not share one file's unit.
         self._unit_of: dict[int, tuple[CodeType, Unit | None]] = {}

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from dryci.precise.runtime import ImportGroup, Recorded, _runs_python, merge_recorded
+from dryci.recording.runtime import ImportGroup, Recorded, _runs_python, merge_recorded
 
 CONFTEST = """
 import json
 import sys
-from dryci.precise.runtime import PreciseRecording, encode_recorded
+from dryci.recording.runtime import Recording, encode_recorded
 
-RECORDING = PreciseRecording()
+RECORDING = Recording()
 
 
 def pytest_configure(config):
@@ -95,7 +95,8 @@ def recorded(pytester: pytest.Pytester) -> Recorded:
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
     merged = merge_recorded([json.loads((pytester.path / "recorded.json").read_text())])
     tests = {nodeid.split("::", 1)[1]: units for nodeid, units in merged.tests.items()}
-    return Recorded(merged.global_units, merged.files, merged.imports, tests)
+    classes = {nodeid.split("::", 1)[1]: units for nodeid, units in merged.classes.items()}
+    return Recorded(merged.global_units, merged.files, merged.imports, tests, classes)
 
 
 def test_each_test_records_the_functions_its_call_phase_ran(recorded):
@@ -106,12 +107,18 @@ def test_each_test_records_the_functions_its_call_phase_ran(recorded):
     assert ("test_lib.py", "test_first") in tests["test_first"]
 
 
-def test_collection_and_module_or_class_fixtures_go_to_the_test_files_bucket(recorded):
+def test_collection_and_module_fixtures_go_to_the_test_files_bucket(recorded):
     bucket = recorded.files["test_lib.py"]
     assert {("lib.py", "at_import"), ("test_lib.py", "shared_value"), ("lib.py", "for_fixture")} <= bucket
-    assert ("lib.py", "for_class") in bucket
     assert not {("lib.py", "for_fixture"), ("lib.py", "for_class")} & recorded.global_units
     assert all(("lib.py", "for_fixture") not in units for units in recorded.tests.values())
+
+
+def test_setup_class_goes_to_the_class_bucket_and_counts_for_the_tests_of_the_class_only(recorded):
+    assert ("lib.py", "for_class") in recorded.classes["TestInClass"]
+    assert ("lib.py", "for_class") not in recorded.files["test_lib.py"]
+    assert ("lib.py", "for_class") in (recorded.own("TestInClass::test_in_class") or set())
+    assert ("lib.py", "for_class") not in (recorded.own("test_first") or set())
 
 
 def test_session_fixtures_and_teardown_are_global(recorded):

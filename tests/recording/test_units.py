@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from dryci.exceptions import AnalysisError
-from dryci.precise.units import MODULE, parse_units
+from dryci.recording.units import MODULE, parse_units
 
 BASE = textwrap.dedent(
     """

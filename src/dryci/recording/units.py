@@ -16,8 +16,9 @@ import ast
 import bisect
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Union
 
 from dryci.exceptions import AnalysisError
@@ -60,8 +61,13 @@ class ModuleUnits:
             return self.functions[index].qualname
         return MODULE
 
-    def fingerprints(self) -> dict[str, str]:
-        return {f.qualname: f.fingerprint for f in self.functions}
+    def fingerprints(self) -> Mapping[str, str]:
+        """qualname -> body fingerprint (one mapping per file, made on first use)."""
+        return self._fingerprints
+
+    @functools.cached_property
+    def _fingerprints(self) -> Mapping[str, str]:
+        return MappingProxyType({f.qualname: f.fingerprint for f in self.functions})
 
 
 def _digest(node: ast.AST | list[ast.stmt]) -> str:

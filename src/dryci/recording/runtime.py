@@ -4,12 +4,14 @@ The tracer runs from before the first conftest is imported until the session end
 windows, each with an *owner* that decides which tests count the window's units as executed:
 
 - the call phase of test T: T's own units;
-- the collection of a file (its module, and the classes in it): that test file's *bucket*, shared by
-  its tests only. Module-level code of a test module runs for its own tests: no other file sees the
-  globals it leaves (an import of it from another test file is an import group, below);
-- fixture setup: a fixture of scope ``function``, ``class`` or ``module`` (xunit ``setup_module`` and
-  ``setup_class`` and unittest's ``setUpClass`` are autouse fixtures of those scopes) is computed for
-  the test being set up and cached at most for its module, so its units go to that test's file bucket;
+- the collection of a file (its module): that test file's *bucket*, shared by its tests only; the
+  collection of a class in it: that class's bucket, shared by the tests of the class. Module-level
+  code of a test module runs for its own tests: no other file sees the globals it leaves (an import
+  of it from another test file is an import group, below);
+- fixture setup: a fixture of scope ``class`` (xunit ``setup_class``, unittest's ``setUpClass`` and
+  class-scoped fixtures) is computed for one class and cached for it only: the class bucket. One of
+  scope ``function`` or ``module`` (xunit ``setup_module``/``setup_method``) is computed for the test
+  being set up and cached at most for its module, so its units go to that test's file bucket;
   a ``session`` or ``package`` fixture's value is reused by tests of other files: GLOBAL. Fixtures set
   up inside others (``request.getfixturevalue``) stack; setup code outside any fixture, and the
   reporting of the setup phase until the call phase starts: file bucket (report hooks run again for
@@ -39,18 +41,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Collection, Generator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from dryci.precise.recording import Unit, UnitRecorder
+from dryci.recording.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
 __all__ = [
     "ImportGroup",
-    "PreciseRecording",
     "Recorded",
+    "Recording",
     "Unrecordable",
     "encode_recorded",
     "merge_recorded",
@@ -74,6 +76,15 @@ class Recorded:
     files: Mapping[str, frozenset[Unit]]  # test file path -> its bucket
     imports: tuple[ImportGroup, ...]
     tests: Mapping[str, frozenset[Unit]]  # node id -> the units its call phase ran
+    classes: Mapping[str, frozenset[Unit]] = field(default_factory=dict)  # class node id -> its bucket
+
+    def own(self, nodeid: str) -> frozenset[Unit] | None:
+        """The units a test ran itself: its call phase and the setup of the classes around it."""
+        units = self.tests.get(nodeid)
+        if units is None:
+            return None
+        around = [bucket for cls, bucket in self.classes.items() if nodeid.startswith(cls + "::")]
+        return units.union(*around) if around else units
 
     def shared(self, test_path: str, closure: Collection[str], claimed: Collection[str]) -> frozenset[Unit]:
         """What every test of ``test_path`` counts as executed.
@@ -89,7 +100,7 @@ class Recorded:
         return frozenset(out)
 
 
-# An owner: ("global", ""), ("file", test file path) or ("test", node id).
+# An owner: ("global", ""), ("file", test file path), ("class", class node id) or ("test", node id).
 _Owner = tuple[str, str]
 _GLOBAL: _Owner = ("global", "")
 _SHARED_SCOPES = frozenset({"session", "package"})
@@ -101,7 +112,7 @@ _FORK_EVENTS = frozenset({"os.fork", "os.forkpty"})
 _SPAWN_EVENTS = frozenset(
     {"subprocess.Popen", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.startfile"}
 )
-_listening: list[PreciseRecording] = []  # the recording the audit hook reports to (the newest)
+_listening: list[Recording] = []  # the recording the audit hook reports to (the newest)
 _hook_installed = False
 
 
@@ -115,7 +126,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         _listening[-1].spawned = True
 
 
-def _listen(recording: PreciseRecording) -> None:
+def _listen(recording: Recording) -> None:
     # Audit hooks cannot be removed: install one per process, and point it at the live recording.
     global _hook_installed
     if not _hook_installed:
@@ -125,19 +136,20 @@ def _listen(recording: PreciseRecording) -> None:
 
 
 class Unrecordable(Exception):
-    """The run cannot be recorded soundly (said once in the summary); no manifest is saved."""
+    """The run cannot be recorded soundly (said once in the summary); no record is saved."""
 
 
-class PreciseRecording:
+class Recording:
     """Started as early as possible; :meth:`attach` names the project root once it is known."""
 
     def __init__(self, tracer: CodeTracer | None = None) -> None:
-        self._tracer = tracer if tracer is not None else make_code_tracer("dryci-precise", resume=True)
+        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True)
         self._recorder: UnitRecorder | None = None
         self._owners: list[_Owner] = [_GLOBAL]  # the innermost window's owner last
         self._setup_open = False  # the setup phase's file window stays open until the call phase
         self._global: set[Unit] = set()
         self._files: dict[str, set[Unit]] = {}
+        self._classes: dict[str, set[Unit]] = {}
         self._imports: dict[frozenset[str], set[Unit]] = {}
         self._tests: dict[str, set[Unit]] = {}
         self._running = True
@@ -174,6 +186,8 @@ class PreciseRecording:
             self._tests.setdefault(owner, set()).update(window.units)
         elif kind == "file":
             self._files.setdefault(owner, set()).update(window.units)
+        elif kind == "class":
+            self._classes.setdefault(owner, set()).update(window.units)
         else:
             self._global.update(window.units)
         if window.modules:
@@ -203,20 +217,32 @@ class PreciseRecording:
         relative = self._recorder.relative(path)
         return _GLOBAL if relative is None else ("file", relative)
 
+    def _class_owner(self, node: pytest.Class) -> _Owner:
+        """The bucket of a test class; GLOBAL when its file lies outside the root."""
+        return ("class", node.nodeid) if self._file_owner(node) != _GLOBAL else _GLOBAL
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
         # A Package is a Module on pytest < 8 but stands for a whole directory: GLOBAL.
-        per_file = isinstance(collector, (pytest.File, pytest.Class)) and not isinstance(
-            collector, pytest.Package
-        )
-        self._push(self._file_owner(collector) if per_file else _GLOBAL)
+        if isinstance(collector, pytest.Class):
+            self._push(self._class_owner(collector))
+        elif isinstance(collector, pytest.File) and not isinstance(collector, pytest.Package):
+            self._push(self._file_owner(collector))
+        else:
+            self._push(_GLOBAL)
         yield
         self._pop()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, None]:
-        shared = str(getattr(fixturedef, "scope", "session")) in _SHARED_SCOPES
-        self._push(_GLOBAL if shared else self._file_owner(getattr(request, "node", None)))
+        scope = str(getattr(fixturedef, "scope", "session"))
+        node = getattr(request, "node", None)
+        if scope in _SHARED_SCOPES:
+            self._push(_GLOBAL)
+        elif scope == "class" and isinstance(node, pytest.Class):
+            self._push(self._class_owner(node))
+        else:
+            self._push(self._file_owner(node))
         yield
         self._pop()
 
@@ -291,10 +317,11 @@ class PreciseRecording:
                 for nodeid, units in self._tests.items()
                 if nodeid not in self._untraced
             },
+            {nodeid: frozenset(units) for nodeid, units in self._classes.items()},
         )
 
 
-def encode_recorded(recording: PreciseRecording) -> dict[str, Any]:
+def encode_recorded(recording: Recording) -> dict[str, Any]:
     """Finish ``recording`` and return it JSON-able (xdist workers send this to the controller)."""
     try:
         recorded = recording.finish()
@@ -305,6 +332,7 @@ def encode_recorded(recording: PreciseRecording) -> dict[str, Any]:
         "files": {path: sorted(units) for path, units in recorded.files.items()},
         "imports": [[sorted(g.modules), sorted(g.units)] for g in recorded.imports],
         "tests": {nodeid: sorted(units) for nodeid, units in recorded.tests.items()},
+        "classes": {nodeid: sorted(units) for nodeid, units in recorded.classes.items()},
     }
 
 
@@ -322,6 +350,7 @@ def merge_recorded(parts: list[dict[str, Any]]) -> Recorded:
     files: dict[str, set[Unit]] = {}
     imports: dict[frozenset[str], set[Unit]] = {}
     tests: dict[str, set[Unit]] = {}
+    classes: dict[str, set[Unit]] = {}
     for part in parts:
         if "unrecordable" in part:
             raise Unrecordable(part["unrecordable"])
@@ -332,12 +361,15 @@ def merge_recorded(parts: list[dict[str, Any]]) -> Recorded:
             imports.setdefault(frozenset(modules), set()).update(_units(units))
         for nodeid, units in part["tests"].items():
             tests.setdefault(nodeid, set()).update(_units(units))
+        for nodeid, units in part.get("classes", {}).items():
+            classes.setdefault(nodeid, set()).update(_units(units))
     return Recorded(
         frozenset(global_units),
         {path: frozenset(units) for path, units in files.items()},
         tuple(ImportGroup(modules, frozenset(units)) for modules, units in imports.items()),
         {nodeid: frozenset(units) for nodeid, units in tests.items()},
+        {nodeid: frozenset(units) for nodeid, units in classes.items()},
     )
 
 
-recording_key = pytest.StashKey[PreciseRecording]()
+recording_key = pytest.StashKey[Recording]()
