@@ -12,7 +12,7 @@ import pytest
 
 from dryci.exceptions import StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats, hash_node_id, key_for
-from dryci.store.local import DB_FILENAME, LocalStore, Manifest
+from dryci.store.local import DB_FILENAME, LastPass, LocalStore
 
 KEY_A = key_for("a" * 64)
 KEY_B = key_for("b" * 64)
@@ -63,10 +63,10 @@ def test_results_survive_reopening(tmp_path: Path, opened: Callable[..., LocalSt
 
 def test_manifests_round_trip_and_are_replaced(tmp_path: Path, opened: Callable[..., LocalStore]) -> None:
     store = opened(tmp_path)
-    store.save_manifests({"tests/test_a.py": Manifest("h1", {"src/a.py": "d1"})})
-    store.save_manifests({"tests/test_a.py": Manifest("h2", {"src/a.py": "d2", "src/b.py": "d3"})})
-    assert store.manifests(["tests/test_a.py", "tests/other.py"]) == {
-        "tests/test_a.py": Manifest("h2", {"src/a.py": "d2", "src/b.py": "d3"})
+    store.save_last_passes({"tests/test_a.py": LastPass("h1", {"src/a.py": "d1"})})
+    store.save_last_passes({"tests/test_a.py": LastPass("h2", {"src/a.py": "d2", "src/b.py": "d3"})})
+    assert store.last_passes(["tests/test_a.py", "tests/other.py"]) == {
+        "tests/test_a.py": LastPass("h2", {"src/a.py": "d2", "src/b.py": "d3"})
     }
 
 

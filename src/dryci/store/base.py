@@ -1,4 +1,4 @@
-"""The ResultStore Protocol: what every place results live in (local SQLite, remote server) offers."""
+"""The store Protocols: what every place results and records live in (local SQLite, a server) offers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Protocol
 
 from dryci.protocol import FileEntry, Provenance, PublishStats
 
-__all__ = ["ResultStore"]
+__all__ = ["RecordStore", "ResultStore", "Store"]
 
 
 class ResultStore(Protocol):
-    """Keys are ``dryci.protocol.key_for(dependency_hash)``; test ids are ``hash_node_id(...)``.
+    """File level. Keys are ``dryci.protocol.key_for(dependency_hash)``; test ids ``hash_node_id(...)``.
 
     Every failure of a store is raised as ``StoreUnavailable``; callers then run every test.
     """
@@ -29,4 +29,36 @@ class ResultStore(Protocol):
         """Add the passed tests per key (ids are merged with what the key already has)."""
         ...
 
+    @property
+    def breaker_open(self) -> bool:
+        """True once the store failed in a way that makes asking it again this session pointless."""
+        ...
+
     def close(self) -> None: ...
+
+
+class RecordStore(Protocol):
+    """Function level: records by key, snapshots and facts by id (see ``dryci.protocol.records``).
+
+    Lookups leave out what the store does not have (or cannot read); failures raise
+    ``StoreUnavailable``.
+    """
+
+    def records(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def snapshots(self, ids: Sequence[bytes]) -> dict[bytes, bytes]: ...
+
+    def facts(self, ids: Sequence[bytes]) -> dict[bytes, bytes]: ...
+
+    def save_records(
+        self,
+        records: Mapping[str, bytes],
+        snapshots: Mapping[bytes, bytes],
+        facts: Mapping[bytes, bytes],
+    ) -> None:
+        """Replace the records of their keys; snapshots and facts are content-addressed."""
+        ...
+
+
+class Store(ResultStore, RecordStore, Protocol):
+    """Both levels in one place."""

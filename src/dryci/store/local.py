@@ -5,8 +5,10 @@ and a busy timeout makes a writer wait briefly instead of failing. Anything that
 corrupt file, a lock held too long, a full disk) becomes ``StoreUnavailable`` so the run goes on
 with every test.
 
-Besides results it keeps, per test file, the manifest ``{dependency path: digest}`` of the last
-pass, so ``--dryci-explain`` can say which dependency changed since then.
+Besides results it keeps the function-level records, snapshots and facts (``dryci.protocol.records``),
+a parse cache (a file's units by content digest, so a file is parsed once whatever runs read it), and
+per test file the ``{dependency path: digest}`` of its last pass, so ``--dryci-explain`` can say
+which dependency changed since then.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dryci.exceptions import StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats
 
-__all__ = ["DB_FILENAME", "LocalStore", "Manifest"]
+__all__ = ["DB_FILENAME", "LastPass", "LocalStore"]
 
 DB_FILENAME = "results.sqlite"
 # SQLite caps the number of bound parameters per statement (999 on old builds).
@@ -53,6 +56,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE counts ADD COLUMN tag TEXT",
         "ALTER TABLE counts ADD COLUMN skipped TEXT NOT NULL DEFAULT ''",
     ),
+    # Function-level records (the snapshot each refers to, kept apart so unreferenced ones can go),
+    # snapshots, facts and the parse cache; the explain data gets a name of its own.
+    (
+        """CREATE TABLE records (key TEXT PRIMARY KEY, snapshot BLOB NOT NULL, body BLOB NOT NULL,
+            updated REAL NOT NULL)""",
+        "CREATE TABLE snapshots (id BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE facts (id BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE units (digest TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+        "ALTER TABLE manifests RENAME TO last_passes",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -62,7 +75,7 @@ class _Corrupt(Exception):
 
 
 @dataclass(frozen=True)
-class Manifest:
+class LastPass:
     """The dependencies of one test file, with their digests, at its last publish."""
 
     dependency_hash: str
@@ -168,19 +181,11 @@ class LocalStore:
     def query(self, keys: Sequence[str]) -> list[FileEntry]:
         tests: dict[str, dict[str, float]] = {}
         claims: dict[str, tuple[int | None, str | None, str]] = {}
-        unique = list(dict.fromkeys(keys))
         with self._errors("query"):
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, test_id, seconds in self._db.execute(
-                    f"SELECT key, test_id, seconds FROM passed WHERE key IN ({marks})", chunk
-                ):
-                    tests.setdefault(key, {})[test_id] = seconds
-                for key, count, tag, skipped in self._db.execute(
-                    f"SELECT key, test_count, tag, skipped FROM counts WHERE key IN ({marks})", chunk
-                ):
-                    claims[key] = (count, tag, skipped)
+            for key, test_id, seconds in self._select("passed", "key, test_id, seconds", keys):
+                tests.setdefault(key, {})[test_id] = seconds
+            for key, count, tag, skipped in self._select("counts", "key, test_count, tag, skipped", keys):
+                claims[key] = (count, tag, skipped)
         entries = []
         for key in keys:
             count, tag, skipped = claims.get(key, (None, None, ""))
@@ -212,37 +217,96 @@ class LocalStore:
                         (key, entry.test_count, now, entry.tag, " ".join(sorted(entry.skipped))),
                     )
 
-    def save_manifests(self, manifests: Mapping[str, Manifest]) -> None:
+    def save_last_passes(self, passes: Mapping[str, LastPass]) -> None:
         """Remember, per test file, the dependencies it passed with."""
-        with self._errors("save manifests"), self._write():
+        with self._errors("save last passes"), self._write():
             self._db.executemany(
-                "INSERT INTO manifests (path, dependency_hash, files) VALUES (?, ?, ?)"
+                "INSERT INTO last_passes (path, dependency_hash, files) VALUES (?, ?, ?)"
                 " ON CONFLICT (path) DO UPDATE SET dependency_hash = excluded.dependency_hash,"
                 " files = excluded.files",
                 [
                     (path, m.dependency_hash, json.dumps(dict(m.files), sort_keys=True))
-                    for path, m in manifests.items()
+                    for path, m in passes.items()
                 ],
             )
 
-    def manifests(self, paths: Sequence[str]) -> dict[str, Manifest]:
-        """The last saved manifest of each of ``paths`` that has one (unreadable ones are left out)."""
-        found: dict[str, Manifest] = {}
-        unique = list(dict.fromkeys(paths))
-        with self._errors("read manifests"):
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for path, dependency_hash, files in self._db.execute(
-                    f"SELECT path, dependency_hash, files FROM manifests WHERE path IN ({marks})", chunk
-                ):
-                    try:
-                        decoded = json.loads(files)
-                    except ValueError:
-                        continue
-                    if isinstance(decoded, dict):
-                        found[path] = Manifest(dependency_hash, decoded)
+    def last_passes(self, paths: Sequence[str]) -> dict[str, LastPass]:
+        """The last pass of each of ``paths`` that has one (unreadable ones are left out)."""
+        found: dict[str, LastPass] = {}
+        with self._errors("read last passes"):
+            for path, dependency_hash, files in self._select(
+                "last_passes", "path, dependency_hash, files", paths
+            ):
+                try:
+                    decoded = json.loads(files)
+                except ValueError:
+                    continue
+                if isinstance(decoded, dict):
+                    found[path] = LastPass(dependency_hash, decoded)
         return found
+
+    # -- function level --------------------------------------------------------------------------
+
+    def records(self, keys: Sequence[str]) -> dict[str, bytes]:
+        with self._errors("read records"):
+            return {key: bytes(body) for key, body in self._select("records", "key, body", keys)}
+
+    def snapshots(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        with self._errors("read snapshots"):
+            return {bytes(i): bytes(body) for i, body in self._select("snapshots", "id, body", ids)}
+
+    def facts(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        with self._errors("read facts"):
+            return {bytes(i): bytes(body) for i, body in self._select("facts", "id, body", ids)}
+
+    def save_records(
+        self,
+        records: Mapping[str, bytes],
+        snapshots: Mapping[bytes, bytes],
+        facts: Mapping[bytes, bytes],
+    ) -> None:
+        """Replace the records of their keys; add snapshots and facts (content-addressed: never changed).
+
+        Snapshots no record refers to any more are dropped in the same transaction.
+        """
+        now = time.time()
+        with self._errors("save records"), self._write():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO snapshots (id, body) VALUES (?, ?)", list(snapshots.items())
+            )
+            self._db.executemany("INSERT OR IGNORE INTO facts (id, body) VALUES (?, ?)", list(facts.items()))
+            self._db.executemany(
+                "INSERT INTO records (key, snapshot, body, updated) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET snapshot = excluded.snapshot, body = excluded.body,"
+                " updated = excluded.updated",
+                [(key, body[20:36], body, now) for key, body in records.items()],
+            )
+            if records:
+                self._db.execute("DELETE FROM snapshots WHERE id NOT IN (SELECT snapshot FROM records)")
+
+    def parsed(self, digests: Sequence[str]) -> dict[str, bytes]:
+        """The parse cache: serialized units of file contents by their digest."""
+        with self._errors("read the parse cache"):
+            return {digest: bytes(body) for digest, body in self._select("units", "digest, body", digests)}
+
+    def save_parsed(self, units: Mapping[str, bytes]) -> None:
+        with self._errors("save the parse cache"), self._write():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO units (digest, body) VALUES (?, ?)", list(units.items())
+            )
+
+    def _select(self, table: str, columns: str, keys: Sequence[object]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``table`` whose first column is one of ``keys``, asked in chunks."""
+        key_column = columns.split(",", 1)[0].strip()
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            yield from self._db.execute(
+                f"SELECT {columns} FROM {table} WHERE {key_column} IN ({marks})", chunk
+            )
+
+    breaker_open = False  # a local file is asked again each time: a lock may be gone by then
 
     def close(self) -> None:
         self._db.close()
