@@ -33,7 +33,7 @@ test-monitoring:
 	@if [ -z "$(PY312)" ]; then echo "make: no Python 3.12+ found: the sys.monitoring tests did not run"; exit 0; fi; \
 	  [ -x $(VENV312)/bin/python ] || $(PY312) -m venv $(VENV312); \
 	  [ $(VENV312)/.installed-stamp -nt pyproject.toml ] || { $(VENV312)/bin/python -m pip install --quiet -e '.[server,test]' && touch $(VENV312)/.installed-stamp; }; \
-	  $(VENV312)/bin/python -m pytest -n 2 -p xdist tests/precise tests/verify
+	  $(VENV312)/bin/python -m pytest -n 2 -p xdist tests/recording tests/plugin/function_level tests/verify
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -54,7 +54,7 @@ ALL_TESTS = 5
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\npythonpath = src\n")
+    pytester.makeini("[pytest]\npythonpath = src\ndryci_level = file\n")
     (pytester.path / "repo_dagger.yaml").write_text(CONFIG)
     for rel, text in FILES.items():
         write(pytester.path / rel, text)

@@ -12,7 +12,7 @@ def test_first_run_runs_everything_and_the_second_skips_what_passed(project: pyt
     first.assert_outcomes(passed=ALL_TESTS)
     assert (
         cached_line(first)
-        == f"dryci: 0 of {ALL_TESTS} tests cached, ~0.0s saved; {ALL_TESTS} ran (4 files changed)"
+        == f"dryci: 0 of {ALL_TESTS} tests cached, ~0.0s saved; {ALL_TESTS} ran (4 files new)"
     )
     second = project.runpytest("--dryci", "-v")
     second.assert_outcomes()
@@ -28,7 +28,7 @@ def test_without_the_flag_nothing_is_skipped(project: pytest.Pytester) -> None:
 
 
 def test_the_ini_option_turns_it_on(project: pytest.Pytester) -> None:
-    project.makeini("[pytest]\npythonpath = src\ndryci = true\n")
+    project.makeini("[pytest]\npythonpath = src\ndryci = true\ndryci_level = file\n")
     project.runpytest().assert_outcomes(passed=ALL_TESTS)
     project.runpytest().assert_outcomes()
 

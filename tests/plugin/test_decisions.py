@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dryci.plugin.report import RunCounts, explain_file, format_seconds, format_summary
-from dryci.plugin.selection import FilePlan, Plan, TestResult, entries_to_publish, in_canary, make_plan
+from dryci.plugin.outcome import RunCounts
+from dryci.plugin.report import explain_file, format_seconds, format_summary
 from dryci.plugin.settings import parse_canary, provenance_from_env
 from dryci.protocol import FileEntry, Provenance, entry_tag, hash_node_id, key_for
+from dryci.selection.files import FilePlan, Plan, TestResult, entries_to_publish, in_canary, make_plan
 
 H_A = "a" * 64
 H_B = "b" * 64

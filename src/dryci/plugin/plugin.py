@@ -6,9 +6,13 @@ having the plugin installed costs nothing.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import pytest
 
 SESSION_PLUGIN_NAME = "dryci-session"
+LEVELS = ("file", "function")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,6 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         dest="dryci_enabled",
         help="skip tests that passed before with identical dependencies; publish what passes.",
+    )
+    group.addoption(
+        "--dryci-level",
+        dest="dryci_level",
+        choices=LEVELS,
+        help="(implies --dryci) file: a test file's tests re-run when any file it depends on changed; "
+        "function: only those whose executed functions changed (default on Python 3.12+).",
     )
     group.addoption(
         "--dryci-no-skip",
@@ -53,13 +64,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dryci-precise",
         action="store_true",
         dest="dryci_precise",
-        help="(implies --dryci) also skip tests whose dependencies changed only inside functions "
-        "they did not run.",
+        help="the same as --dryci-level=function.",
     )
     parser.addini("dryci", type="bool", default=False, help="turn DryCI on, like --dryci.")
-    parser.addini(
-        "dryci_precise", type="bool", default=False, help="turn precise mode on, like --dryci-precise."
-    )
+    parser.addini("dryci_level", default="", help="file or function, like --dryci-level.")
+    parser.addini("dryci_precise", type="bool", default=False, help="the same as dryci_level = function.")
     parser.addini("dryci_config", default="", help="repo_dagger config path, relative to the rootdir.")
     parser.addini("dryci_canary", default="", help="default for --dryci-canary.")
     parser.addini(
@@ -72,49 +81,64 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _precise(config: pytest.Config) -> bool:
-    return bool(config.getoption("dryci_precise", False) or config.getini("dryci_precise"))
+def default_level() -> str:
+    """Function level where ``sys.monitoring`` makes recording cheap (3.12+), file level before."""
+    return "function" if sys.version_info >= (3, 12) else "file"
+
+
+def _level(config: pytest.Config, options: Any) -> str | None:
+    """The level this run uses, or None when DryCI is off; ``options``: the (early) parsed options."""
+    explicit = getattr(options, "dryci_level", None)
+    precise = getattr(options, "dryci_precise", False) or config.getini("dryci_precise")
+    enabled = getattr(options, "dryci_enabled", False) or config.getini("dryci")
+    ini = str(config.getini("dryci_level") or "").strip()
+    if ini and ini not in LEVELS:
+        raise pytest.UsageError(f"dryci_level: expected file or function, got {ini!r}")
+    if explicit or precise:
+        return explicit or "function"
+    if not enabled:
+        return None
+    return ini or default_level()
+
+
+def _publishes(config: pytest.Config, options: Any) -> bool:
+    return not (getattr(options, "dryci_no_publish", False) or config.getini("dryci_no_publish"))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
-    # Precise mode records from before the first conftest imports project code: functions called at
-    # import time must be seen.
-    # Options are not parsed into config.option yet: read the early, partial parse.
-    early = getattr(early_config.known_args_namespace, "dryci_precise", False)
-    if early or early_config.getini("dryci_precise"):
-        from dryci.precise.runtime import PreciseRecording, recording_key
+    # Function level records from before the first conftest imports project code: functions called
+    # at import time must be seen. Options are not parsed into config.option yet: read the early,
+    # partial parse. Nothing is recorded when nothing would be published.
+    options = early_config.known_args_namespace
+    if _level(early_config, options) == "function" and _publishes(early_config, options):
+        from dryci.recording.runtime import Recording, recording_key
 
-        early_config.stash[recording_key] = PreciseRecording()
+        early_config.stash[recording_key] = Recording()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    precise = _precise(config)
-    if not (config.getoption("dryci_enabled") or config.getini("dryci") or precise):
+    level = _level(config, config.option)
+    if level is None:
         return
     from dryci.plugin.session import DryciSession, session_key
     from dryci.plugin.settings import read_settings
 
-    session = DryciSession(config, read_settings(config))
+    session = DryciSession(config, read_settings(config, level))
     config.stash[session_key] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):
         from dryci.plugin.xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(session), SESSION_PLUGIN_NAME + "-xdist")
-    if precise:
-        from dryci.precise.plugin import register_precise
-
-        register_precise(config, session)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # Give the tracer back even when the session never started (--help, a usage error).
-    if _precise(config):
-        from dryci.precise.runtime import recording_key
-
-        recording = config.stash.get(recording_key, None)
-        if recording is not None:
-            recording.stop()
+    # Give the tracer back even when the session never started (--help, a usage error). Without
+    # the module imported, nothing was recorded.
+    runtime = sys.modules.get("dryci.recording.runtime")
+    recording = config.stash.get(runtime.recording_key, None) if runtime is not None else None
+    if recording is not None:
+        recording.stop()

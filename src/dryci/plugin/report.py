@@ -1,23 +1,33 @@
-"""What the plugin tells the user: the one summary line, and ``--dryci-explain`` reasons."""
+"""What the plugin tells the user: the one summary line, and the ``--dryci-explain`` section.
+
+The explain section has one line per test file that ran, with the file level's reason (what changed
+since its last pass), and under it, for tests the function level decided, each test's own reason.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dryci.plugin.selection import FilePlan
+from dryci.exceptions import StoreUnavailable
+from dryci.store.local import LastPass
 
-__all__ = ["RunCounts", "explain_file", "format_seconds", "format_summary"]
+if TYPE_CHECKING:
+    from dryci.dagger import Analysis
+    from dryci.plugin.planning import Planned
 
+from dryci.plugin.outcome import RunCounts, RunOutcome
+from dryci.selection.files import FilePlan
 
-@dataclass(frozen=True)
-class RunCounts:
-    cached: int
-    seconds_saved: float
-    ran: int
-    files_changed: int
-    files_with_new_or_failed: int = 0
-    files_not_analyzed: int = 0
+__all__ = [
+    "current_digests",
+    "dryci_summary",
+    "explain_file",
+    "explain_lines",
+    "format_seconds",
+    "format_summary",
+]
 
 
 def format_seconds(seconds: float) -> str:
@@ -39,15 +49,17 @@ def _plural(n: int, word: str) -> str:
 
 
 def format_summary(counts: RunCounts) -> str:
-    """e.g. ``dryci: 1,204 of 1,310 tests cached, ~6m 12s saved; 106 ran (3 files changed)``."""
+    """e.g. ``dryci: 1,204 of 1,310 tests cached (1,100 at function level), ~6m 12s saved; 106 ran
+    (3 files changed)``."""
     total = counts.cached + counts.ran
+    by_function = f" ({counts.cached_by_function:,} at function level)" if counts.cached_by_function else ""
     line = (
-        f"dryci: {counts.cached:,} of {_plural(total, 'test')} cached, "
+        f"dryci: {counts.cached:,} of {_plural(total, 'test')} cached{by_function}, "
         f"{format_seconds(counts.seconds_saved)} saved; {counts.ran:,} ran"
     )
     why = []
     if counts.files_changed:
-        why.append(f"{_plural(counts.files_changed, 'file')} changed")
+        why.append(f"{_plural(counts.files_changed, 'file')} {'new' if counts.first_run else 'changed'}")
     if counts.files_with_new_or_failed:
         why.append(f"{_plural(counts.files_with_new_or_failed, 'file')} with new, failed or skipped tests")
     if counts.files_not_analyzed:
@@ -94,3 +106,49 @@ def explain_file(
         return "since the cached pass, " + "; ".join(parts)
     names = sorted(ran_names)
     return f"{_plural(len(names), 'test')} new, or failed or skipped last time: {_short_list(names)}"
+
+
+def dryci_summary(outcome: RunOutcome, counts: RunCounts, notes: Sequence[str], unfinished: int) -> list[str]:
+    """The lines at the end of the run: the summary, then what went wrong with saving."""
+    lines = [format_summary(counts), *notes]
+    if unfinished:
+        verb = "was" if unfinished == 1 else "were"
+        lines.append(
+            f"dryci: the run stopped early; {unfinished:,} test{'' if unfinished == 1 else 's'} that "
+            f"did not finish setup, call and teardown {verb} not published"
+        )
+    return lines
+
+
+def explain_lines(outcome: RunOutcome, planned: Planned) -> list[str]:
+    """One ``path: reason`` line per test file that ran, with the function level's reasons below."""
+    ran = outcome.ran_by_file()
+    passes: dict[str, LastPass] = {}
+    if planned.local is not None:
+        with contextlib.suppress(StoreUnavailable):
+            passes = planned.local.last_passes(sorted(ran))
+    analysis, selection = planned.analysis, outcome.selection
+    lines = []
+    for path in sorted(ran):
+        file_plan = selection.plan.files.get(path)
+        last = passes.get(path)
+        current = current_digests(analysis, path) if file_plan is not None and last is not None else {}
+        reason = explain_file(
+            file_plan,
+            last.dependency_hash if last else None,
+            last.files if last else None,
+            current,
+            [name for name in ran[path] if name],
+        )
+        lines.append(f"{path}: {reason}")
+        if path in selection.verdicts:
+            for name in sorted(n for n in ran[path] if n):
+                decision = selection.decide(path, name)
+                if decision is not None and not decision.skip:
+                    lines.append(f"  {path}::{name}: {decision.reason}")
+    return lines
+
+
+def current_digests(analysis: Analysis, path: str) -> dict[str, str]:
+    """``{dependency: digest}`` of a test file's closure now."""
+    return {dep: analysis.file_digest(dep) for dep in analysis.closure(path)}

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from dryci.plugin.selection import SKIP_REASON
-from dryci.precise import PRECISE_SKIP_REASON
+from dryci.selection.decision import SKIP_REASONS
 
 __all__ = ["ResultTracker", "skip_reason"]
 
@@ -28,10 +27,11 @@ def skip_reason(report: pytest.TestReport) -> str:
     return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
 
 
+_OURS = frozenset(SKIP_REASONS.values())
+
+
 def _skipped_by_cache(report: pytest.TestReport) -> bool:
-    reason = skip_reason(report)
-    # Tests precise mode skipped count as cached too (its own summary line says how many).
-    return SKIP_REASON in reason or PRECISE_SKIP_REASON in reason
+    return report.skipped and skip_reason(report).removeprefix("Skipped: ") in _OURS
 
 
 class ResultTracker:
@@ -54,6 +54,10 @@ class ResultTracker:
             outcome.called = True
         if report.when == "teardown":
             outcome.torn_down = True
+
+    @staticmethod
+    def skipped_by_cache(report: pytest.TestReport) -> bool:
+        return _skipped_by_cache(report)
 
     def __contains__(self, nodeid: str) -> bool:
         return nodeid in self._outcomes

@@ -18,6 +18,7 @@ import pytest
 
 from dryci.exceptions import ConfigError
 from dryci.protocol import Provenance
+from dryci.selection.decision import Level
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -44,6 +45,7 @@ class Settings:
     timeout: float
     lock_timeout: float = 5.0
     problem: str | None = None  # a bad environment variable: the cache is off for this run
+    level: Level = Level.FILE
 
 
 def parse_canary(value: str) -> float:
@@ -86,7 +88,7 @@ def _environment(env: Mapping[str, str]) -> tuple[str | None, float, str | None]
     return server, timeout, None
 
 
-def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) -> Settings:
+def read_settings(config: pytest.Config, level: str, env: Mapping[str, str] = os.environ) -> Settings:
     canary_raw = config.getoption("dryci_canary") or config.getini("dryci_canary") or "0"
     config_raw = config.getoption("dryci_config") or config.getini("dryci_config") or None
     server, timeout, problem = _environment(env)
@@ -110,6 +112,7 @@ def read_settings(config: pytest.Config, env: Mapping[str, str] = os.environ) ->
         timeout=timeout,
         lock_timeout=parse_seconds("dryci_lock_timeout", str(config.getini("dryci_lock_timeout"))),
         problem=problem,
+        level=Level(level),
     )
 
 
