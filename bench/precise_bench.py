@@ -1,4 +1,4 @@
-"""Benchmark of ``pytest --dryci-precise`` on networkx, side by side with pytest-testmon, in one run.
+"""Benchmark of ``pytest --dryci-level=function`` on networkx, beside pytest-testmon, in one run.
 
     .venv/bin/python bench/precise_bench.py [--edits N]     # writes bench/results/precise.md
 
@@ -13,10 +13,10 @@ tree per tool. DryCI runs from this checkout's src/ (PYTHONPATH + ``-p dryci.plu
 2. Per scripted one-function edit (20 by default, spread over the package):
    - soundness: the function made to *break* (``raise`` as its first statement). A plain full run lists
      the failing tests (the ground truth, computed once and kept under truth/; ``--truth-only`` computes
-     just that); every one must be among the tests precise mode re-ran after the same break. Then the
-     break is reverted and precise mode re-runs to get back to a green state;
+     just that); every one must be among the tests function level re-ran after the same break. Then the
+     break is reverted and function level re-runs to get back to a green state;
    - selectivity: a benign statement added at the top of the body, applied to both trees; how many tests
-     each tool re-ran, and which ones precise mode re-ran beyond testmon.
+     each tool re-ran, and which ones function level re-ran beyond testmon.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -182,8 +183,8 @@ def truth(pristine: Path, module: str, function: str, fresh: bool) -> frozenset[
 class EditRow:
     label: str
     failing: frozenset[str]  # in a plain full run with the function broken
-    broken: Run  # precise mode after the same break
-    edit: Run  # precise mode after the benign edit
+    broken: Run  # function level after the same break
+    edit: Run  # function level after the benign edit
     testmon: Run  # testmon after the benign edit
 
     @property
@@ -214,7 +215,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # Overhead: cold caches each time; plain and precise alternate, and the lowest CPU of each counts
     # (on a shared machine, interference only ever adds).
-    precise_args = ("-p", "no:testmon", "-p", "dryci.plugin.plugin", "--dryci-precise", "--dryci-explain")
+    precise_args = (
+        "-p",
+        "no:testmon",
+        "-p",
+        "dryci.plugin.plugin",
+        "--dryci-level=function",
+        "--dryci-explain",
+    )
     plains, precises = [], []
     for _ in range(args.repeats):
         tag = "-overhead" if args.overhead_only else ""  # may run beside a full benchmark
@@ -235,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     testmon_tree = fresh_copy(pristine, "tree-testmon")
     testmon = run(testmon_tree, "--testmon")
+    # Nothing changed since the cold runs: both tools' fully cached rerun.
+    cached = run(precise_tree, *precise_args)
+    t_cached = run(testmon_tree, "--testmon")
 
     rows = []
     for module, function in edits:
@@ -250,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         t_edit = run(testmon_tree, "--testmon")
         rows.append(EditRow(f"`{module}` `{function}`", failing[(module, function)], broken, edit, t_edit))
 
-    write_results(plain, dryci, precise, testmon, rows, plains + precises, commit)
+    write_results(plain, dryci, precise, testmon, (cached, t_cached), rows, plains + precises, commit)
     return 0
 
 
@@ -263,6 +274,7 @@ def write_results(
     dryci: Run,
     precise: Run,
     testmon: Run,
+    reruns: tuple[Run, Run],
     rows: list[EditRow],
     repeats: list[Run],
     commit: str,
@@ -273,7 +285,7 @@ def write_results(
         return f"| {label} | {r.cpu:.1f} s | {pct(r.cpu, plain.cpu)} | {r.seconds:.1f} s | {r.summary} |"
 
     out = [
-        "# Benchmark: `pytest --dryci-precise` vs pytest-testmon on networkx",
+        "# Benchmark: `pytest --dryci --dryci-level=function` vs pytest-testmon on networkx",
         "",
         f"Produced by `.venv/bin/python bench/precise_bench.py --edits {len(rows)}` (one run, both tools",
         f"side by side; {len(rows)} scripted one-function edits). DryCI at commit {commit}.",
@@ -286,22 +298,32 @@ def write_results(
         "|---|---:|---:|---:|---|",
         f"| plain pytest | {plain.cpu:.1f} s | | {plain.seconds:.1f} s | {plain.summary} |",
         row("`--dryci` (analysis, no recording)", dryci),
-        row("`--dryci-precise` (recording)", precise),
+        row("`--dryci-level=function` (recording)", precise),
         row("`--testmon` (coverage)", testmon),
         "",
-        f"Recording alone: `--dryci-precise` vs `--dryci`: {pct(precise.cpu, dryci.cpu)} CPU.",
+        f"Recording alone: `--dryci-level=function` vs `--dryci`: {pct(precise.cpu, dryci.cpu)} CPU.",
         f"Plain and precise ran {len(repeats) // 2} times each, alternating, on cold caches;",
         "the table shows each one's lowest CPU. All: " + ", ".join(f"{r.cpu:.1f} s" for r in repeats) + ".",
+        "",
+        "## Fully cached rerun (nothing changed)",
+        "",
+        "| tool | CPU | wall | pytest summary | DryCI line |",
+        "|---|---:|---:|---|---|",
+        f"| DryCI function level | {reruns[0].cpu:.1f} s | {reruns[0].seconds:.1f} s | {reruns[0].summary} "
+        f"| {reruns[0].extra} |",
+        f"| testmon | {reruns[1].cpu:.1f} s | {reruns[1].seconds:.1f} s | {reruns[1].summary} | |",
+        "",
+        f"DryCI / testmon: {reruns[0].cpu / reruns[1].cpu:.2f}x CPU.",
         "",
         "## Scripted one-function edits",
         "",
         "Soundness: the function made to raise; `failing` = tests failing in a plain full run,",
-        "`precise re-ran` = tests precise mode ran after the same edit; a false skip is a failing test",
-        "precise mode skipped. Selectivity: a statement added at the top of the function body, in both",
+        "`function re-ran` = tests function level ran after the same edit; a false skip is a failing test",
+        "function level skipped. Selectivity: a statement added at the top of the function body, in both",
         "trees; tests re-run.",
         "",
-        "| function | failing (full run) | precise re-ran (broken) | false skips "
-        "| precise re-ran (edit) | testmon re-ran (edit) | precise vs testmon | precise CPU | testmon CPU |",
+        "| function | failing (full run) | function re-ran (broken) | false skips "
+        "| function re-ran (edit) | testmon re-ran (edit) | vs testmon | function CPU | testmon CPU |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -311,25 +333,30 @@ def write_results(
             f"| {r.label} | {len(r.failing)} | {len(r.broken.ran)} | {len(r.missed)} | {len(r.edit.ran)} "
             f"| {len(r.testmon.ran)} | +{more} / -{fewer} | {r.edit.cpu:.1f} s | {r.testmon.cpu:.1f} s |"
         )
+    ratios = sorted(r.edit.cpu / r.testmon.cpu for r in rows)
+    median = statistics.median(ratios)
     total_missed = sum(len(r.missed) for r in rows)
     not_more = sum(len(r.edit.ran) <= len(r.testmon.ran) for r in rows)
     out += [
         "",
         f"False skips in total: {total_missed}. Precise mode re-ran no more tests than testmon in "
         f"{not_more} of {len(rows)} edits; in total {sum(len(r.edit.ran) for r in rows)} tests against "
-        f"testmon's {sum(len(r.testmon.ran) for r in rows)}.",
+        f"testmon's {sum(len(r.testmon.ran) for r in rows)}. CPU of the edit reruns, DryCI / testmon: "
+        f"median {median:.2f}x (from {ratios[0]:.2f}x to {ratios[-1]:.2f}x).",
     ]
     for r in rows:
         if r.missed:
             out.append(f"- false skips after {r.label}: " + ", ".join(f"`{m}`" for m in r.missed[:10]))
-    out += ["", "Tests precise mode re-ran that testmon did not (at most 5 per edit):", ""]
+    out += ["", "Tests function level re-ran that testmon did not (at most 5 per edit):", ""]
     for r in rows:
         extra = sorted(r.edit.ran - r.testmon.ran)
         if extra:
             out.append(f"- {r.label}: " + ", ".join(f"`{m}`" for m in extra[:5]))
     out += ["", "Summaries of the edit runs:", ""]
     for r in rows:
-        out.append(f"- {r.label}: precise `{r.edit.summary}` ({r.edit.extra}); testmon `{r.testmon.summary}`")
+        out.append(
+            f"- {r.label}: function level `{r.edit.summary}` ({r.edit.extra}); testmon `{r.testmon.summary}`"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(out) + "\n")
     print(RESULTS.read_text())
