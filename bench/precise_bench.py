@@ -1,6 +1,7 @@
 """Benchmark of ``pytest --dryci-level=function`` on networkx, beside pytest-testmon, in one run.
 
     .venv/bin/python bench/precise_bench.py [--edits N]     # writes bench/results/precise.md
+    .venv/bin/python bench/precise_bench.py --project click  # click 8.1.7: bench/results/click.md
 
 Everything lives under bench/.work/precise/ (gitignored): the networkx sdist (reused from
 bench/.work/plugin/dl or ``pip download --no-deps --no-binary :all: networkx``), a throwaway Python
@@ -33,9 +34,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import _click
 import _networkx
 from _networkx import fresh_copy, tool_versions
 
@@ -72,6 +75,31 @@ TARGETS = [
 
 
 @dataclass(frozen=True)
+class Project:
+    name: str
+    targets: list[tuple[str, str]]
+    prepare: Callable[[], Path]
+    tests: tuple[str, ...]  # what pytest is given to run
+    pythonpath: tuple[str, ...] = ()  # tree-relative folders put on PYTHONPATH
+
+
+PROJECT = Project("networkx 3.6.1", TARGETS, lambda: prepare_networkx(), ("networkx",))
+
+
+def use_click() -> None:
+    """Point the benchmark at click 8.1.7: its own work folder, venv, results file and targets."""
+    global WORK, RESULTS, VENV, PY, PROJECT
+    WORK = ROOT / "bench" / ".work" / "click"
+    RESULTS = ROOT / "bench" / "results" / "click.md"
+    VENV = WORK / "venv"
+    PY = VENV / "bin" / "python"
+    python = ["env", "PYENV_VERSION=3.12.1", "python"]
+    PROJECT = Project(
+        "click 8.1.7", _click.TARGETS, lambda: _click.prepare(WORK, VENV, python), ("tests",), ("src",)
+    )
+
+
+@dataclass(frozen=True)
 class Run:
     seconds: float
     cpu: float
@@ -81,7 +109,7 @@ class Run:
     extra: str  # the dryci / dryci precise lines
 
 
-def prepare() -> Path:
+def prepare_networkx() -> Path:
     packages = ["pytest", "pytest-testmon", "pytest-xdist", "numpy", "scipy", "PyYAML", "wcmatch", "httpx"]
     python = ["env", "PYENV_VERSION=3.12.1", "python"]
     plugin_dl = ROOT / "bench" / ".work" / "plugin" / "dl"
@@ -105,9 +133,10 @@ def snapshot_source(name: str) -> str:
 
 
 def run(tree: Path, *args: str) -> Run:
-    env = {**os.environ, "PYTHONPATH": str(SOURCE), "PYTHONDONTWRITEBYTECODE": "1"}
+    path = [str(SOURCE), *(str(tree / extra) for extra in PROJECT.pythonpath)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("DRYCI_SERVER", None)
-    command = [str(PY), "-m", "pytest", "-q", "-rA", "-p", "no:randomly", *args, "networkx"]
+    command = [str(PY), "-m", "pytest", "-q", "-rA", "-p", "no:randomly", *args, *PROJECT.tests]
     print("+", " ".join(command[2:]), f"(in {tree.name})", flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -197,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--edits", type=int, default=len(TARGETS), help=f"how many edits (default {len(TARGETS)})"
     )
+    parser.add_argument(
+        "--project", choices=["networkx", "click"], default="networkx", help="networkx 3.6.1 or click 8.1.7"
+    )
     parser.add_argument("--truth-only", action="store_true", help="only compute the ground-truth full runs")
     parser.add_argument("--fresh-truth", action="store_true", help="recompute the ground truth")
     parser.add_argument(
@@ -206,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=2, help="cold plain/precise runs each (default 2)")
     args = parser.parse_args(argv)
-    edits = TARGETS[: args.edits]
-    pristine = prepare()
+    if args.project == "click":
+        use_click()
+    edits = PROJECT.targets[: args.edits]
+    pristine = PROJECT.prepare()
     failing = {} if args.overhead_only else {t: truth(pristine, *t, args.fresh_truth) for t in edits}
     if args.truth_only:
         return 0
@@ -280,15 +314,17 @@ def write_results(
     commit: str,
 ) -> None:
     pytest_version, testmon_version = tool_versions(PY)
+    name = PROJECT.name
 
     def row(label: str, r: Run) -> str:
         return f"| {label} | {r.cpu:.1f} s | {pct(r.cpu, plain.cpu)} | {r.seconds:.1f} s | {r.summary} |"
 
     out = [
-        "# Benchmark: `pytest --dryci --dryci-level=function` vs pytest-testmon on networkx",
+        f"# Benchmark: `pytest --dryci-level=function` vs pytest-testmon on {name}",
         "",
-        f"Produced by `.venv/bin/python bench/precise_bench.py --edits {len(rows)}` (one run, both tools",
-        f"side by side; {len(rows)} scripted one-function edits). DryCI at commit {commit}.",
+        f"Produced by `.venv/bin/python bench/precise_bench.py --project {name.split()[0]}",
+        f"--edits {len(rows)}` (one run, both tools side by side; {len(rows)} scripted one-function",
+        f"edits). DryCI at commit {commit}.",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs; the tests run on",
         f"Python 3.12 (`sys.monitoring`), pytest {pytest_version}, pytest-testmon {testmon_version}.",
         "",
