@@ -191,3 +191,21 @@ def test_collect_only_lists_every_test_even_when_cached(project: pytest.Pytester
     project.runpytest("--dryci")
     result = project.runpytest("--dryci", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["tests/test_ops.py::test_add", f"{ALL_TESTS} tests collected*"])
+
+
+def test_a_keyword_matching_nothing_fails_like_plain_pytest_even_when_everything_is_cached(
+    project: pytest.Pytester,
+) -> None:
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+    result = project.runpytest("--dryci", "-k", "nomatch")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert cached_line(result).startswith("dryci: 0 of 0 tests cached")
+
+
+def test_selection_options_count_only_the_tests_they_keep(project: pytest.Pytester) -> None:
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+    by_keyword = project.runpytest("--dryci", "-k", "add")
+    assert by_keyword.ret == 0
+    assert cached_line(by_keyword).startswith("dryci: 1 of 1 test cached")
+    deselected = project.runpytest("--dryci", "--deselect", "tests/test_ops.py::test_add")
+    assert cached_line(deselected).startswith(f"dryci: {ALL_TESTS - 1} of {ALL_TESTS - 1} tests cached")

@@ -143,11 +143,17 @@ class DryciSession:
             return
         self.planned, self.selection, self.base_dir = planned, planned.selection, planned.base_dir
         self.named_files = self._files_named_by_node_ids()
-        if not self.config.getoption("collectonly", False):
+        if not self.config.getoption("collectonly", False) and not self._selects_tests():
             # --collect-only is for seeing the tests: list them all, cached ones marked skipped.
+            # -k/-m/--deselect pick tests by name or mark, which a file not imported cannot show:
+            # collect every file, so only the tests they keep count (a typo in -k is exit 5).
             self.uncollected = planned.selection.uncollected(
                 self.named_files, self.canary_seed, self.settings.canary
             )
+
+    def _selects_tests(self) -> bool:
+        option = self.config.getoption
+        return bool(option("keyword", "") or option("markexpr", "") or option("deselect", None))
 
     def _files_named_by_node_ids(self) -> frozenset[str]:
         named = set()
