@@ -1,6 +1,6 @@
 """The click 8.1.7 sdist (it ships its tests) for the function-level drill of ``precise_bench.py``.
 
-click keeps its pytest config in pyproject.toml (``filterwarnings = ["error"]``), which stays as is:
+click keeps its pytest config in setup.cfg (``filterwarnings = ["error"]``), which stays as is:
 the runs put the tree's ``src/`` on PYTHONPATH instead of installing click, so every tool sees the
 same tree it edits. click 8.1.7's tests need pytest < 9.
 """
@@ -17,7 +17,7 @@ CONFIG = """\
 # repo_dagger config for the click sdist (written by bench/precise_bench.py)
 base_dir: "."
 inputs: "tests/test_*.py"
-global_deps: ["pyproject.toml", "tests/conftest.py"]
+global_deps: ["setup.cfg", "tox.ini", "tests/conftest.py"]
 global_exclude: ["**/__pycache__/**", ".pytest_cache/**", ".testmondata*"]
 python_roots: ["src", "."]
 root_python_packages: ["click"]
