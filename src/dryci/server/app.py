@@ -238,7 +238,8 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         def work(principal: Principal, data: Any, now: float) -> Any:
             keys = decode_v2_query_request(data).keys
             result = backend.query(principal.project_id, principal.read_namespaces, keys, now)
-            count(principal, now, len(keys), sum(1 for e in result.entries if e.tests), result.stale_keys)
+            hits = sum(1 for e in result.entries if e.tests or e.skipped)
+            count(principal, now, len(keys), hits, result.stale_keys)
             return {"entries": [entry.to_json() for entry in result.entries]}
 
         return _json(await call(request, work, write=False))

@@ -65,6 +65,16 @@ ENTRY = {
             "additionalProperties": SECONDS,
             "maxProperties": MAX_IDS_PER_KEY,
         },
+        "skipped": {
+            "type": "array",
+            "items": TEST_ID,
+            "maxItems": MAX_IDS_PER_KEY,
+            "description": "tests skipped for a reason the key decides",
+        },
+        "tag": {
+            "anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32}$"}, {"type": "null"}],
+            "description": "keyed MAC over test_count, tests and skipped (see dryci.protocol.entry_tag)",
+        },
     },
     "additionalProperties": False,
 }
