@@ -102,6 +102,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE entries ADD COLUMN tag TEXT",
         ),
     ),
+    Migration(
+        4,
+        "function-level records, snapshots and facts replace precise-mode manifests",
+        (
+            # Manifests were only ever a cache of what a run recorded, and no client reads them any more.
+            "DROP TABLE manifest_writers",
+            "DROP TABLE manifests",
+            # body: the validated binary record (dryci.protocol.records); a publish replaces the row.
+            """CREATE TABLE records (project_id BIGINT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
+           body {blob} NOT NULL, token_id TEXT NOT NULL, branch TEXT, commit_sha TEXT, run_url TEXT,
+           created_at {real} NOT NULL, last_read_at {real} NOT NULL,
+           PRIMARY KEY (project_id, namespace, key)){without_rowid}""",
+            "CREATE INDEX records_by_age ON records (project_id, last_read_at)",
+            # A record carries tests over from the one it replaces, so a purge of a token must find
+            # every record that token ever wrote to, not only those it wrote last.
+            """CREATE TABLE record_writers (project_id BIGINT NOT NULL, namespace TEXT NOT NULL,
+           key TEXT NOT NULL, token_id TEXT NOT NULL, created_at {real} NOT NULL,
+           PRIMARY KEY (project_id, namespace, key, token_id)){without_rowid}""",
+            "CREATE INDEX record_writers_by_token ON record_writers (token_id)",
+            # Content-addressed (key: 32-hex id): the first copy stays, with the token that wrote it.
+            """CREATE TABLE snapshots (project_id BIGINT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
+           body {blob} NOT NULL, token_id TEXT NOT NULL, created_at {real} NOT NULL,
+           last_read_at {real} NOT NULL, PRIMARY KEY (project_id, namespace, key)){without_rowid}""",
+            "CREATE INDEX snapshots_by_age ON snapshots (last_read_at)",
+            "CREATE INDEX snapshots_by_token ON snapshots (token_id)",
+            """CREATE TABLE facts (project_id BIGINT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
+           body {blob} NOT NULL, token_id TEXT NOT NULL, created_at {real} NOT NULL,
+           last_read_at {real} NOT NULL, PRIMARY KEY (project_id, namespace, key)){without_rowid}""",
+            "CREATE INDEX facts_by_age ON facts (last_read_at)",
+            "CREATE INDEX facts_by_token ON facts (token_id)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -21,14 +21,14 @@ from dryci.server.backends.base import (
     UsageDay,
     V1Answer,
 )
-from dryci.server.backends.manifestsql import ManifestStatements
 from dryci.server.backends.packing import ids_json, merge, pack_ids, unpack, unpack_ids
+from dryci.server.backends.recordsql import RecordStatements
 
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
 
 
-class SqlOps(ManifestStatements, AdminStatements):
+class SqlOps(RecordStatements, AdminStatements):
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 
