@@ -41,3 +41,23 @@ def test_a_tampered_tag_in_the_database_makes_the_file_be_imported(
     # test_ops.py (two tests) is imported and its ids matched one by one; the other files shortcut.
     third.assert_outcomes(skipped=2)
     third.stdout.fnmatch_lines(["dryci: 1 cache entry failed verification*"])
+
+
+def test_a_server_that_accepts_and_never_answers_costs_one_timeout_per_run(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from tests.store.fake_servers import silent
+
+    with silent() as hanging:
+        env.setenv("DRYCI_SERVER", hanging.url)
+        env.setenv("DRYCI_TIMEOUT", "0.5")
+        result = project.runpytest("--dryci")
+        time.sleep(0.2)  # let the accepting thread see every connection that was made
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == 0
+    # The query waited once; the publish after it did not ask again (nor wait), and said nothing more.
+    assert len(hanging.connections) == 1
+    lines = [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached, " not in line]
+    assert len(lines) == 1 and "no answer within 0.5 s" in lines[0], lines
