@@ -63,7 +63,7 @@ def test_purge_by_token_removes_every_entry_that_token_touched(server: LiveServe
     publish(server, p.write, {key(3): [tid(3)]})
     out = json.loads(server.admin("--json", "purge", "--token", attacker.split("_")[1]))
     # Whole entries the token touched go; the honest id under key 1 just runs once more.
-    assert out == {"removed": 2, "manifests": 0}
+    assert out == {"removed": 2, "records": 0}
     assert cached(server, p.read, [key(1), key(2), key(3)]) == [[], [], [tid(3)]]
 
 

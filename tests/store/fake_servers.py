@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -149,3 +149,46 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port: int | None = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class Silent:
+    """A loopback server that accepts every connection and never answers; counts the connections."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self.connections: list[Any] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # closed
+                return
+            self.connections.append(conn)  # held open, never read or written
+
+    def close(self) -> None:
+        import socket
+
+        with suppress(OSError):  # not connected: nothing to shut down
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)
+        for conn in self.connections:
+            conn.close()
+
+
+@contextmanager
+def silent() -> Iterator[Silent]:
+    server = Silent()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -9,8 +11,10 @@ import pytest
 
 from dryci.exceptions import ConfigError, StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats, hash_node_id, key_for
+from dryci.protocol.exchange import KINDS, answer_body
+from dryci.protocol.records import encode_snapshot, snapshot_id
 from dryci.store.remote import RemoteStore, check_server_url
-from tests.store.fake_servers import MemoryCache, Reply, refused_url, serve
+from tests.store.fake_servers import MemoryCache, Reply, refused_url, serve, silent
 
 KEY_A = key_for("a" * 64)
 KEY_B = key_for("b" * 64)
@@ -230,41 +234,88 @@ def test_a_server_setting_that_is_not_a_url_names_the_variable(url: str) -> None
         check_server_url(url)
 
 
-def test_other_endpoints_are_posted_with_the_same_client_and_404_means_not_offered(remote: Remote) -> None:
+def test_a_server_that_accepts_and_never_answers_costs_one_timeout_for_query_and_publish(
+    remote: Remote,
+) -> None:
+    with silent() as server:
+        store = remote(server.url, timeout=0.5)
+        with pytest.raises(StoreUnavailable, match=r"no answer within 0\.5 s"):
+            store.query([KEY_A])
+        assert store.breaker_open
+        with pytest.raises(StoreUnavailable, match="not asking it again"):
+            store.publish({KEY_A: FileEntry({ID_1: 1.0})}, Provenance(), STATS)
+        with pytest.raises(StoreUnavailable, match="not asking it again"):
+            store.records([KEY_A])
+        time.sleep(0.2)  # let the accepting thread see every connection that was made
+    assert len(server.connections) == 1
+
+
+def test_a_refused_connection_is_not_retried(remote: Remote) -> None:
+    store = remote(refused_url(), timeout=2.0, breaker_threshold=100)
+    with pytest.raises(StoreUnavailable, match=r"cannot reach the server \(ConnectError"):
+        store.query([KEY_A])
+    assert store.breaker_open  # and the publish after it is not tried either
+
+
+SNAPSHOT = encode_snapshot({b"f" * 16: b"c" * 16})
+SID = snapshot_id(SNAPSHOT).hex()
+
+
+def records_server(stored: dict[str, dict[str, bytes]], limit: int | None = None) -> Any:
+    """The records endpoints over ``stored`` (kind -> hex name -> blob), answers cut at ``limit``."""
+
     def respond(path: str, body: Any) -> Reply:
-        if path == "/api/v2/manifests/query":
-            return Reply(body={"manifests": {}, "asked": body["keys"]})
+        if path == "/api/v2/records/publish":
+            for kind in KINDS:
+                for name, blob in body.get(kind, {}).items():
+                    stored.setdefault(kind, {})[name] = base64.b64decode(blob)
+            return Reply(body={"stored": 1})
+        if path == "/api/v2/records/query":
+            found = {
+                k: {n: stored.get(k, {})[n] for n in body.get(k, []) if n in stored.get(k, {})} for k in KINDS
+            }
+            answer = json.loads(answer_body(found, limit) if limit else answer_body(found))
+            return Reply(body=answer)
         return Reply(status=404, body={"detail": "Not Found"})
 
-    with serve(respond) as server:
-        store = remote(server.url, token="tok_secret")
-        answers = store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}, {"keys": [KEY_B]}])
-        assert answers == [{"manifests": {}, "asked": [KEY_A]}, {"manifests": {}, "asked": [KEY_B]}]
-        assert store.post_each("/api/v2/other", [{}]) is None
-    assert server.requests[0].headers["Authorization"] == "Bearer tok_secret"
+    return respond
 
 
-def test_failures_of_other_endpoints_leave_the_breaker_closed_for_results(remote: Remote) -> None:
-    def respond(path: str, body: Any) -> Reply:
-        if path == "/api/v2/manifests/query":
-            return Reply(status=503, body={"detail": "down"}, headers={"Retry-After": "0"})
-        return MemoryCache()(path, body)
+def test_records_snapshots_and_facts_round_trip_as_base64(remote: Remote) -> None:
+    stored: dict[str, dict[str, bytes]] = {}
+    with serve(records_server(stored)) as server:
+        store = remote(server.url)
+        store.save_records({KEY_A: b"record-bytes"}, {bytes.fromhex(SID): SNAPSHOT}, {b"i" * 16: b"facts"})
+        assert store.records([KEY_A, KEY_B]) == {KEY_A: b"record-bytes"}
+        assert store.snapshots([bytes.fromhex(SID)]) == {bytes.fromhex(SID): SNAPSHOT}
+        assert store.facts([b"i" * 16, b"j" * 16]) == {b"i" * 16: b"facts"}
+    publish = next(r for r in server.requests if r.path == "/api/v2/records/publish")
+    # Snapshots and facts first: a server never holds a record whose snapshot has not arrived.
+    assert list(publish.body) == ["snapshots", "facts", "records"]
 
-    with serve(respond) as server:
-        store = remote(server.url, timeout=2.0)
-        with pytest.raises(StoreUnavailable, match="HTTP 503 from /api/v2/manifests/query"):
-            store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}])
-        assert not store.breaker_open
+
+def test_what_an_answer_leaves_out_for_its_size_is_asked_again(remote: Remote) -> None:
+    stored = {"records": {KEY_A: b"a" * 3000, KEY_B: b"b" * 3000}}
+    with serve(records_server(stored, limit=5000)) as server:
+        assert remote(server.url).records([KEY_A, KEY_B]) == stored["records"]
+    asked = [r.body["records"] for r in server.requests]
+    assert asked == [[KEY_A, KEY_B], [KEY_B]]
+
+
+def test_a_server_without_records_has_none_and_cannot_keep_them(remote: Remote) -> None:
+    with serve(MemoryCache()) as server:
+        store = remote(server.url)
+        assert store.records([KEY_A]) == {}
+        with pytest.raises(StoreUnavailable, match="keeps no function-level records"):
+            store.save_records({KEY_A: b"x"}, {}, {})
+        assert not store.breaker_open  # results still work
         assert store.query([KEY_A]) == [FileEntry()]
 
 
-def test_an_open_breaker_fails_other_endpoints_at_once(remote: Remote) -> None:
-    with serve(always(Reply(status=503, headers={"Retry-After": "0"}))) as server:
-        store = remote(server.url, timeout=2.0)
-        with pytest.raises(StoreUnavailable):
-            store.query([KEY_A])
+def test_a_records_answer_with_objects_not_asked_for_is_refused(remote: Remote) -> None:
+    bad = Reply(body={"records": {KEY_B: base64.b64encode(b"x").decode()}, "snapshots": {}, "facts": {}})
+    with serve(always(bad)) as server:
+        store = remote(server.url)
+        with pytest.raises(StoreUnavailable, match="not asked for"):
+            store.records([KEY_A])
         assert store.breaker_open
-        asked = len(server.requests)
-        with pytest.raises(StoreUnavailable, match="failed repeatedly"):
-            store.post_each("/api/v2/manifests/query", [{"keys": [KEY_A]}])
-    assert len(server.requests) == asked

@@ -22,7 +22,7 @@ from dryci.selection.decision import Level
 from dryci.selection.files import forged_tags, make_plan
 from dryci.selection.keys import Keys, make_keys
 from dryci.selection.plan import Selection
-from dryci.store.base import ResultStore
+from dryci.store.base import Store
 from dryci.store.local import LocalStore
 
 __all__ = ["RUNNING_ALL", "Planned", "plan_run"]
@@ -37,7 +37,7 @@ class Planned:
     analysis: Analysis
     base_dir: Path
     selection: Selection
-    store: ResultStore | None
+    store: Store | None
     local: LocalStore | None
     functions: FunctionLevel | None  # None at file level, or when records cannot be kept
     sources: Sources | None
@@ -87,12 +87,13 @@ def plan_run(
     config_path: Path | None,
     rootpath: Path,
     cache_dir: Path | None,
-    stores: Callable[[], tuple[ResultStore | None, LocalStore | None]],
+    stores: Callable[[], tuple[Store | None, LocalStore | None]],
     say: Callable[[str], None],
 ) -> Planned | None:
     """Decide this run; None when DryCI is off for it (said in one line).
 
-    ``stores()`` opens the results store and the local store (for records), after the analysis.
+    ``stores()`` opens the store (the server when one is configured, else the local store) and the
+    local store (for the parse cache), after the analysis. Results and records both go to the first.
     """
     if settings.problem is not None:
         say(f"dryci: {settings.problem} {RUNNING_ALL}")
@@ -125,10 +126,12 @@ def plan_run(
     functions = sources = None
     keys: Keys | None = None
     verdicts: dict[str, Any] = {}
-    if settings.level is Level.FUNCTION and local is not None and (publish or plan.skip):
+    # A server that already failed this run is not asked for records either (said once already).
+    records = store if store is not None and not store.breaker_open else None
+    if settings.level is Level.FUNCTION and records is not None and (publish or plan.skip):
         keys = _keys(config_path, dagger_config, salt, analysis)
         sources = Sources(base_dir, analysis.file_digest, local)
-        functions = FunctionLevel(keys, analysis, sources, local)
+        functions = FunctionLevel(keys, analysis, sources, records)
         if plan.skip:
             candidates = [path for path, file_plan in plan.files.items() if not file_plan.fully_cached]
             try:

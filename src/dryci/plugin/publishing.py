@@ -88,6 +88,8 @@ def save_records(outcome: RunOutcome, planned: Planned, recordings: list[dict[st
     functions = planned.functions
     if functions is None or not recordings:
         return []
+    if planned.store is not None and planned.store.breaker_open:
+        return []  # the store failed this run, and that was said once already
     try:
         recorded = merge_recorded(recordings)
     except Unrecordable as exc:

@@ -10,7 +10,7 @@ import secrets
 import sys
 from collections.abc import Generator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +27,10 @@ from dryci.recording.runtime import Recording, encode_recorded, recording_key
 from dryci.selection.decision import Level
 from dryci.selection.files import in_canary
 from dryci.selection.plan import Selection, Uncollected
+
+if TYPE_CHECKING:
+    from dryci.store.base import Store
+    from dryci.store.local import LocalStore
 
 __all__ = ["DryciSession", "session_key"]
 
@@ -101,7 +105,7 @@ class DryciSession:
             self.say(f"dryci: {local.recovered}")
         return local, None
 
-    def _stores(self) -> tuple[Any, Any]:
+    def _stores(self) -> tuple[Store | None, LocalStore | None]:
         local, problem = self._open_local()
         if self.settings.server is None:
             if local is None:

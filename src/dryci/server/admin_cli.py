@@ -72,7 +72,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = tokens.add_parser("revoke", help="revoke a token by id")
     p.add_argument("token_id")
 
-    p = groups.add_parser("purge", help="remove cached results and manifests (by token, time or key)")
+    p = groups.add_parser("purge", help="remove cached results and records (by token, time or key)")
     p.add_argument("--token", dest="token_id", help="results published by this token id")
     p.add_argument("--since", help="results published since this time (ISO 8601 or e.g. 2h ago)")
     p.add_argument("--hash", dest="key", help="results stored under this KEY (64 hex)")
@@ -82,7 +82,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--hash", dest="key", required=True, help="the KEY (64 hex)")
     p.add_argument("--project", help="only in this project")
 
-    p = groups.add_parser("retention", help="evict entries and manifests now, as the server does hourly")
+    p = groups.add_parser("retention", help="evict entries and records now, as the server does hourly")
     p.add_argument("--days", type=float, default=30.0, help="evict entries not read for this many days")
     p.add_argument("--max-entries", type=int, default=None, help="default per-project cap")
 
@@ -116,7 +116,7 @@ def _projects(args: argparse.Namespace, backend: Backend, now: float) -> int:
                     "created": format_time(p.created_at),
                     "revoked": format_time(p.revoked_at) if p.revoked_at else None,
                     "entries": backend.count_entries(p.id),
-                    "manifests": backend.count_manifests(p.id),
+                    "records": backend.count_records(p.id),
                 }
                 for p in backend.list_projects()
             ],
@@ -215,13 +215,11 @@ def _purge(args: argparse.Namespace, backend: Backend, now: float) -> int:
         raise ConfigError("expected a key of 64 lowercase hex characters", key="--hash")
     since = parse_time(args.since, "--since", now) if args.since else None
     removed = backend.purge(token_id=args.token_id, since=since, key=args.key, project=args.project)
-    manifests = backend.purge_manifests(
-        token_id=args.token_id, since=since, key=args.key, project=args.project
-    )
+    records = backend.purge_records(token_id=args.token_id, since=since, key=args.key, project=args.project)
     if args.json:
-        print(json.dumps({"removed": removed, "manifests": manifests}))
+        print(json.dumps({"removed": removed, "records": records}))
     else:
-        print(f"removed {removed} cached test results and {manifests} precise manifests")
+        print(f"removed {removed} cached test results and {records} function-level records")
     return 0
 
 

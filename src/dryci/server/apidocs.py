@@ -23,32 +23,38 @@ The answer comes only after the data is committed to the database.</p>
 
 <h2>Version 2</h2>
 <h3>POST /api/v2/query</h3>
-<pre>{"keys": [KEY, ...]}  ->  {"entries": [{"test_count": n | null, "tests": {ID: seconds}}, ...]}</pre>
+<pre>{"keys": [KEY, ...]}  ->  {"entries": [{"test_count": n | null, "tests": {ID: seconds},
+                                         "skipped": [ID, ...], "tag": TAG | null}, ...]}</pre>
 <p><code>test_count</code> is how many tests the file produced when it was last published (null if unknown),
-<code>tests</code> the passed tests with their durations in seconds.</p>
+<code>tests</code> the passed tests with their durations in seconds, <code>skipped</code> the tests skipped
+for a reason the key decides and <code>tag</code> (32 hex) a MAC over the three, keyed with the dependency
+hash, that lets the reader check them. <code>skipped</code> and <code>tag</code> are left out when empty.</p>
 <h3>POST /api/v2/publish</h3>
-<pre>{"entries": {KEY: {"test_count": n | null, "tests": {ID: seconds}}},
+<pre>{"entries": {KEY: {"test_count": n | null, "tests": {ID: seconds}, "skipped": [ID, ...], "tag": TAG}},
  "provenance": {"branch": s, "commit": s, "run_url": s},
  "stats": {"total": n, "passed": n, "failed": n, "skipped": n, "skipped_by_cache": n, "seconds_saved": x}}
   ->  {"stored": n}</pre>
-<p><code>provenance</code> and <code>stats</code> are optional; provenance strings are at most 512 characters.
+<p>A publish with a <code>test_count</code> replaces the count, <code>skipped</code> and <code>tag</code>
+of its KEY together; passed ids are added to those KEY already has.
+<code>provenance</code> and <code>stats</code> are optional; provenance strings are at most 512 characters.
 Every stored result remembers the publishing token and this provenance, so that
-<code>dryci admin purge</code> can remove poisoned results (and manifests).</p>
-<h3>POST /api/v2/manifests/query</h3>
-<pre>{"keys": [KEY, ...]}  ->  {"manifests": {KEY: MANIFEST, ...}}</pre>
-<p>Precise-mode manifests (pytest <code>--dryci-precise</code>) under each KEY, the identity key of a test
-file; keys without a manifest are left out. Manifests that would take the answer past 8 MiB are left out
-too and their keys listed in <code>"more": [KEY, ...]</code>: ask for them again. At most 4,096 keys.
+<code>dryci admin purge</code> can remove poisoned results (and records).</p>
+<h3>POST /api/v2/records/query</h3>
+<pre>{"records": [KEY, ...], "snapshots": [ID, ...], "facts": [ID, ...]}
+  ->  {"records": {KEY: B64}, "snapshots": {ID: B64}, "facts": {ID: B64}}</pre>
+<p>Function-level records (pytest <code>--dryci-level=function</code>) under each record KEY, and snapshots
+and closure facts under their 32-hex ID, as base64 of their binary forms; what the server does not have
+is left out. Objects that would take the answer past 8 MiB are left out too and their names listed in
+<code>"more": {"records": [KEY, ...], ...}</code>: ask for them again. At most 4,096 names in all.
 Read permission.</p>
-<h3>POST /api/v2/manifests/publish</h3>
-<pre>{"manifests": {KEY: MANIFEST, ...}, "provenance": {"branch": s, "commit": s, "run_url": s}}
-  ->  {"stored": n}</pre>
-<p>Each manifest replaces the one under its KEY (the latest pass wins). A MANIFEST is
-<code>{"version": 1, "salt": H, "files": {H: {"content": H, "module": H | null, "units": {H: H}}},
-"shared": [H, ...], "tests": {H: [H, ...]}, "durations": {H: seconds}}</code> (durations optional)
-with H 32 lowercase hex characters (keyed hashes: the
-server learns no file or test names). Errors name the key and the field, for example
-<code>manifests.KEY.files.H.content</code>. Write permission; provenance is optional.</p>
+<h3>POST /api/v2/records/publish</h3>
+<pre>{"records": {KEY: B64}, "snapshots": {ID: B64}, "facts": {ID: B64},
+ "provenance": {"branch": s, "commit": s, "run_url": s}}  ->  {"stored": n}</pre>
+<p>Each record replaces the one under its KEY (the latest run wins); snapshots and facts are
+content-addressed, so the first copy stays. Every object is decoded before it is stored (a snapshot must
+be stored under the hash of its bytes) and is at most 4 MiB; errors name the kind and the name, for example
+<code>records.KEY</code>. Write permission; every field is optional. A record is trusted like a result:
+whoever may write can make a reader skip a test (see docs/security.md).</p>
 <h3>GET /api/v2/usage?days=30</h3>
 <p>Per day for the token's project: queries, hits, misses, tests published, tests skipped, seconds saved.</p>
 <h3>GET /api/v2/whoami</h3>

@@ -34,6 +34,8 @@ from dryci.protocol import (
     decode_v2_publish_request,
     decode_v2_query_request,
 )
+from dryci.protocol.exchange import answer_body as records_answer_body
+from dryci.protocol.exchange import decode_records_publish, decode_records_query
 from dryci.server import schemas
 from dryci.server.apidocs import API_DOCS_HTML
 from dryci.server.auth import authenticate, bearer_token, require_write
@@ -42,7 +44,6 @@ from dryci.server.config import Settings
 from dryci.server.dashboard import dashboard_router
 from dryci.server.errors import ApiError, AuthError
 from dryci.server.jsonbody import loads_strict
-from dryci.server.manifests import answer_body, decode_manifest_publish, decode_manifest_query
 from dryci.server.metrics import Metrics, MetricsMiddleware
 from dryci.server.ratelimit import RateLimiter
 from dryci.server.recorder import UsageRecorder, day_of
@@ -238,7 +239,8 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         def work(principal: Principal, data: Any, now: float) -> Any:
             keys = decode_v2_query_request(data).keys
             result = backend.query(principal.project_id, principal.read_namespaces, keys, now)
-            count(principal, now, len(keys), sum(1 for e in result.entries if e.tests), result.stale_keys)
+            hits = sum(1 for e in result.entries if e.tests or e.skipped)
+            count(principal, now, len(keys), hits, result.stale_keys)
             return {"entries": [entry.to_json() for entry in result.entries]}
 
         return _json(await call(request, work, write=False))
@@ -254,33 +256,38 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         return _json({"stored": await store(request, decode_v2_publish_request, "v2")})
 
     @app.post(
-        "/api/v2/manifests/query",
+        "/api/v2/records/query",
         tags=["v2"],
-        summary="Precise-mode manifests per key (absent keys omitted)",
-        openapi_extra=schemas.body(schemas.V2_QUERY),
-        responses=schemas.responses(schemas.MANIFESTS_QUERY_RESPONSE, 401, 413, 422, 429, 503),
+        summary="Function-level records, snapshots and facts by name (absent ones omitted)",
+        openapi_extra=schemas.body(schemas.RECORDS_QUERY),
+        responses=schemas.responses(schemas.RECORDS_QUERY_RESPONSE, 401, 413, 422, 429, 503),
     )
-    async def manifests_query(request: Request) -> Response:
+    async def records_query(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            keys = decode_manifest_query(data)
-            answer = backend.query_manifests(principal.project_id, principal.read_namespaces, keys, now)
-            state.recorder.manifests_read(principal.project_id, answer.stale_keys)
-            return Response(answer_body(answer.bodies)[0], media_type="application/json")
+            wanted = decode_records_query(data).wanted
+            found = {}
+            for kind, names in wanted.items():
+                if names:
+                    answer = backend.query_records(
+                        principal.project_id, principal.read_namespaces, kind, names, now
+                    )
+                    state.recorder.records_read(principal.project_id, kind, answer.stale_keys)
+                    found[kind] = answer.found
+            return Response(records_answer_body(found), media_type="application/json")
 
         response: Response = await call(request, work, write=False)
         return response
 
     @app.post(
-        "/api/v2/manifests/publish",
+        "/api/v2/records/publish",
         tags=["v2"],
-        summary="Store precise-mode manifests; each replaces the one under its key",
-        openapi_extra=schemas.body(schemas.MANIFESTS_PUBLISH),
+        summary="Store function-level records (each replaces the one under its key), snapshots and facts",
+        openapi_extra=schemas.body(schemas.RECORDS_PUBLISH),
         responses=schemas.responses(schemas.V2_PUBLISH_RESPONSE, 401, 403, 413, 422, 429, 503),
     )
-    async def manifests_publish(request: Request) -> Response:
+    async def records_publish(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            body = decode_manifest_publish(data)
-            return {"stored": backend.publish_manifests(principal, body.bodies, body.provenance, now)}
+            return {"stored": backend.publish_records(principal, decode_records_publish(data), now)}
 
         return _json(await call(request, work, write=True))
 

@@ -40,7 +40,7 @@ class UsageRecorder:
         self._lock = threading.Lock()
         self._counts: dict[tuple[int, str], _Counts] = defaultdict(_Counts)
         self._touches: dict[int, set[tuple[str, str]]] = defaultdict(set)
-        self._manifest_touches: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self._record_touches: dict[tuple[int, str], set[tuple[str, str]]] = defaultdict(set)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dryci-usage", daemon=True)
 
@@ -58,11 +58,11 @@ class UsageRecorder:
             if stale:
                 self._touches[project_id].update(stale)
 
-    def manifests_read(self, project_id: int, stale: list[tuple[str, str]]) -> None:
-        """Manifests read: only their read times (retention), no usage counters."""
+    def records_read(self, project_id: int, kind: str, stale: list[tuple[str, str]]) -> None:
+        """Records, snapshots or facts read: only their read times (retention), no usage counters."""
         if stale:
             with self._lock:
-                self._manifest_touches[project_id].update(stale)
+                self._record_touches[project_id, kind].update(stale)
 
     def publish(self, project_id: int, now: float, tests: int, skipped: int, seconds_saved: float) -> None:
         with self._lock:
@@ -75,7 +75,7 @@ class UsageRecorder:
         with self._lock:
             counts, self._counts = self._counts, defaultdict(_Counts)
             touches, self._touches = self._touches, defaultdict(set)
-            manifest_touches, self._manifest_touches = self._manifest_touches, defaultdict(set)
+            record_touches, self._record_touches = self._record_touches, defaultdict(set)
         days = [
             UsageDay(
                 pid, day, c.queries, c.hits, c.misses, c.tests_published, c.tests_skipped, c.seconds_saved
@@ -88,8 +88,8 @@ class UsageRecorder:
             now = time.time()
             for project_id, items in touches.items():
                 self.backend.touch(project_id, sorted(items), now)
-            for project_id, items in manifest_touches.items():
-                self.backend.touch_manifests(project_id, sorted(items), now)
+            for (project_id, kind), items in record_touches.items():
+                self.backend.touch_records(project_id, kind, sorted(items), now)
         except DryciError as exc:
             log.warning("dryci: could not write usage counters: %s", exc)
 

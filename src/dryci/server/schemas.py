@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST, MAX_PROVENANCE_CHARS
+from dryci.protocol.exchange import MAX_OBJECT_BYTES
 
 KEY = {
     "type": "string",
@@ -65,6 +66,16 @@ ENTRY = {
             "additionalProperties": SECONDS,
             "maxProperties": MAX_IDS_PER_KEY,
         },
+        "skipped": {
+            "type": "array",
+            "items": TEST_ID,
+            "maxItems": MAX_IDS_PER_KEY,
+            "description": "tests skipped for a reason the key decides",
+        },
+        "tag": {
+            "anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32}$"}, {"type": "null"}],
+            "description": "keyed MAC over test_count, tests and skipped (see dryci.protocol.entry_tag)",
+        },
     },
     "additionalProperties": False,
 }
@@ -113,54 +124,47 @@ V2_PUBLISH = {
 }
 V2_PUBLISH_RESPONSE = {"type": "object", "properties": {"stored": COUNT}, "required": ["stored"]}
 
-HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
-HEX32_LIST = {"type": "array", "items": HEX32}
-MANIFEST = {
+HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "snapshot or facts id"}
+B64 = {"type": "string", "contentEncoding": "base64", "maxLength": (MAX_OBJECT_BYTES + 2) // 3 * 4}
+RECORD_KEY = {**KEY, "description": "record key of a test file (function level)"}
+RECORDS_NAMES = {
+    "records": {"type": "array", "items": RECORD_KEY, "maxItems": MAX_KEYS_PER_REQUEST},
+    "snapshots": {"type": "array", "items": HEX32, "maxItems": MAX_KEYS_PER_REQUEST},
+    "facts": {"type": "array", "items": HEX32, "maxItems": MAX_KEYS_PER_REQUEST},
+}
+RECORDS_OBJECTS = {
+    "records": {
+        "type": "object",
+        "propertyNames": RECORD_KEY,
+        "additionalProperties": {**B64, "description": "a DRR1 record (dryci.protocol.records)"},
+    },
+    "snapshots": {
+        "type": "object",
+        "propertyNames": HEX32,
+        "additionalProperties": {**B64, "description": "a DRS1 snapshot, stored under the hash of its bytes"},
+    },
+    "facts": {
+        "type": "object",
+        "propertyNames": HEX32,
+        "additionalProperties": {**B64, "description": "DRF1 closure facts"},
+    },
+}
+RECORDS_QUERY = {"type": "object", "properties": RECORDS_NAMES, "additionalProperties": False}
+RECORDS_QUERY_RESPONSE = {
     "type": "object",
-    "description": "a precise-mode manifest (docs/precise.md); every name in it is a keyed hash",
     "properties": {
-        "version": {"const": 1},
-        "salt": HEX32,
-        "files": {
+        **RECORDS_OBJECTS,
+        "more": {
             "type": "object",
-            "propertyNames": HEX32,
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
-                    "content": HEX32,
-                    "module": {"anyOf": [HEX32, {"type": "null"}]},
-                    "units": {"type": "object", "propertyNames": HEX32, "additionalProperties": HEX32},
-                },
-                "required": ["content", "module", "units"],
-                "additionalProperties": False,
-            },
+            "properties": RECORDS_NAMES,
+            "description": "names left out to stay under 8 MiB: ask again",
         },
-        "shared": HEX32_LIST,
-        "tests": {"type": "object", "propertyNames": HEX32, "additionalProperties": HEX32_LIST},
-        "durations": {"type": "object", "propertyNames": HEX32, "additionalProperties": SECONDS},
     },
-    "required": ["version", "salt", "files", "shared", "tests"],
-    "additionalProperties": False,
+    "required": ["records", "snapshots", "facts"],
 }
-MANIFEST_KEY = {**KEY, "description": "identity key of a test file (precise mode)"}
-MANIFESTS = {
+RECORDS_PUBLISH = {
     "type": "object",
-    "propertyNames": MANIFEST_KEY,
-    "additionalProperties": MANIFEST,
-    "maxProperties": MAX_KEYS_PER_REQUEST,
-}
-MANIFESTS_QUERY_RESPONSE = {
-    "type": "object",
-    "properties": {
-        "manifests": MANIFESTS,
-        "more": {"type": "array", "items": MANIFEST_KEY, "description": "keys left out to stay under 8 MiB"},
-    },
-    "required": ["manifests"],
-}
-MANIFESTS_PUBLISH = {
-    "type": "object",
-    "properties": {"manifests": MANIFESTS, "provenance": PROVENANCE},
-    "required": ["manifests"],
+    "properties": {**RECORDS_OBJECTS, "provenance": PROVENANCE},
     "additionalProperties": False,
 }
 

@@ -4,9 +4,12 @@ All network code of the plugin lives here, and every way it can fail (DNS, TLS, 
 connections, timeouts, 401/403, 429, 5xx, bodies that are not JSON, that answer other questions
 than the one asked, that are huge or that trickle in forever) becomes ``StoreUnavailable``.
 
-Time is bounded per operation: one ``query`` or ``publish`` (all its batches, retries and backoff
-together) never takes much longer than ``timeout`` seconds. After repeated failures the circuit
-breaker opens and the store answers ``StoreUnavailable`` at once for the rest of the session.
+Time is bounded per operation: one ``query``, ``publish`` or record call (all its batches, retries
+and backoff together) never takes much longer than ``timeout`` seconds. After repeated failures the
+circuit breaker opens and the store answers ``StoreUnavailable`` at once for the rest of the session;
+it opens at once when a call spent its whole budget waiting (a server that accepts and never answers
+costs one timeout per run, not one per call) or when the server cannot be reached at all (a refused
+connection is not retried).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import json
 import os
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +33,7 @@ from dryci.protocol import (
     decode_v1_query_response,
     decode_v2_query_response,
 )
+from dryci.protocol.exchange import decode_records_answer, publish_bodies
 
 __all__ = ["RemoteStore", "check_server_url"]
 
@@ -87,7 +90,7 @@ def _retry_after(value: str | None) -> float:
 
 
 class RemoteStore:
-    """``ResultStore`` of a DryCI server; see the module docstring."""
+    """``Store`` of a DryCI server (results and function-level records); see the module docstring."""
 
     def __init__(
         self,
@@ -153,42 +156,54 @@ class RemoteStore:
             # Stats describe the whole run: send them once, with the first batch.
             self._publish_one(batch, provenance, stats if number == 0 else None, deadline)
 
-    @contextmanager
-    def calls(self) -> Iterator[Callable[[str, object], object | None]]:
-        """A function that POSTs JSON to other endpoints of this server, all calls inside one budget.
+    # -- RecordStore ---------------------------------------------------------------------------
 
-        For precise-mode manifests: the same client, TLS settings, retries, answer byte cap and circuit
-        breaker as ``query`` and ``publish``, and one ``timeout`` for every call made in the block. A
-        call returns the decoded answer, or None when the server answers 404 (it predates the path);
-        it fails as StoreUnavailable.
+    def records(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return self._fetch("records", list(keys))
 
-        An open breaker fails these calls at once, but their own failures leave it as it was: the
-        caller stops asking after one failure anyway, and results must not be lost because a larger
-        manifest answer timed out.
+    def snapshots(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        return {bytes.fromhex(k): v for k, v in self._fetch("snapshots", [i.hex() for i in ids]).items()}
+
+    def facts(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        return {bytes.fromhex(k): v for k, v in self._fetch("facts", [i.hex() for i in ids]).items()}
+
+    def save_records(
+        self,
+        records: Mapping[str, bytes],
+        snapshots: Mapping[bytes, bytes],
+        facts: Mapping[bytes, bytes],
+    ) -> None:
+        """Publish records, snapshots and facts in bodies under the server's limit, in one budget.
+
+        A record too large for the server to keep (see ``MAX_OBJECT_BYTES``) is simply not shared.
         """
         deadline = _Deadline(self.timeout)
-        before = (self._failures, self._open_reason)
+        objects: dict[str, Mapping[Any, bytes]] = {"records": records, "snapshots": snapshots, "facts": facts}
+        for body in publish_bodies(objects, Provenance()):
+            if self._post("/api/v2/records/publish", body, deadline, fallback_on_404=True) is _NOT_FOUND:
+                raise StoreUnavailable(f"{self.server} keeps no function-level records (upgrade the server)")
 
-        def call(path: str, payload: object) -> object | None:
-            body = self._post(path, payload, deadline, fallback_on_404=True)
-            return None if body is _NOT_FOUND else body
-
-        try:
-            yield call
-        except StoreUnavailable:
-            self._failures, self._open_reason = before
-            raise
-
-    def post_each(self, path: str, payloads: Iterable[object]) -> list[object] | None:
-        """POST each payload to ``path`` inside one budget (see ``calls``); None on a 404."""
-        answers: list[object] = []
-        with self.calls() as call:
-            for payload in payloads:
-                answer = call(path, payload)
-                if answer is None:
-                    return None
-                answers.append(answer)
-        return answers
+    def _fetch(self, kind: str, names: list[str]) -> dict[str, bytes]:
+        """Objects of one kind, asked in batches and again for what an answer left out for its size."""
+        deadline = _Deadline(self.timeout)
+        found: dict[str, bytes] = {}
+        for batch in _batches(names, self._query_batch):
+            asked = list(batch)
+            while asked:
+                body = self._post("/api/v2/records/query", {kind: asked}, deadline, fallback_on_404=True)
+                if body is _NOT_FOUND:
+                    return {}  # a server from before records has none: every test file runs as recorded
+                try:
+                    answer = decode_records_answer(body, kind, asked)
+                except ProtocolError as exc:
+                    self._give_up()
+                    raise StoreUnavailable(f"{self.server} sent an invalid answer: {exc}") from None
+                if answer.more and not answer.found:
+                    self._give_up("records answer without progress")
+                    raise StoreUnavailable(f"{self.server} left out every {kind} object it was asked for")
+                found.update(answer.found)
+                asked = list(answer.more)
+        return found
 
     def close(self) -> None:
         self._client.close()
@@ -265,15 +280,12 @@ class RemoteStore:
     def _post(
         self, path: str, payload: object, deadline: _Deadline, *, fallback_on_404: bool = False
     ) -> object:
-        # Bytes are a body the caller already encoded (large manifest publishes: encoded once).
-        content = (
-            payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-        )
+        content = json.dumps(payload, separators=(",", ":")).encode()
         attempt = 0
         while True:
             if self._failures >= self._breaker_threshold:
                 raise StoreUnavailable(
-                    f"{self.server} failed repeatedly; not asking it again this session"
+                    f"{self.server} failed; not asking it again this session"
                     + (f" (last error: {self._open_reason})" if self._open_reason else "")
                 )
             attempt += 1
@@ -323,7 +335,16 @@ class RemoteStore:
                     raise StoreUnavailable(f"{self.server}: {reason}")
                 data = self._read(response, deadline)
         except httpx.TimeoutException:
-            raise _Retry(f"no answer within {deadline.seconds:g} s") from None
+            # The attempt had the whole remaining budget: asking again (now, or for the publish after
+            # this query) would only wait as long once more. One timeout per run at most.
+            reason = f"no answer within {deadline.seconds:g} s"
+            self._give_up(reason)
+            raise StoreUnavailable(f"{self.server}: {reason}") from None
+        except httpx.ConnectError as exc:
+            # Refused (nothing listens), or no such host: retrying within seconds changes neither.
+            reason = f"cannot reach the server ({type(exc).__name__}: {exc})"
+            self._give_up(reason)
+            raise StoreUnavailable(f"{self.server}: {reason}") from None
         except httpx.TransportError as exc:
             raise _Retry(f"cannot reach the server ({type(exc).__name__}: {exc})") from None
         try:
@@ -347,5 +368,7 @@ class RemoteStore:
             chunks.append(chunk)
             # Each read is bounded by the timeout, but a body that trickles in must stop too.
             if deadline.remaining() <= 0:
-                raise _Retry(f"answer not complete within {deadline.seconds:g} s")
+                reason = f"answer not complete within {deadline.seconds:g} s"
+                self._give_up(reason)
+                raise StoreUnavailable(f"{self.server}: {reason}")
         return b"".join(chunks)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from dryci.exceptions import StoreError
-from dryci.protocol import Provenance
+from dryci.protocol.exchange import RecordsPublish
 from dryci.server.backends.base import (
-    ManifestAnswer,
+    BlobAnswer,
     Principal,
     Project,
     QueryResult,
@@ -48,18 +48,16 @@ class AdminOps:
     def touch(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
         self._write(lambda c: self.ops.touch(c, project_id, items, now))
 
-    def query_manifests(
-        self, project_id: int, namespaces: Sequence[str], keys: Sequence[str], now: float
-    ) -> ManifestAnswer:
-        return self._read(lambda c: self.ops.query_manifests(c, project_id, namespaces, keys, now))
+    def query_records(
+        self, project_id: int, namespaces: Sequence[str], kind: str, names: Sequence[str], now: float
+    ) -> BlobAnswer:
+        return self._read(lambda c: self.ops.query_records(c, project_id, namespaces, kind, names, now))
 
-    def publish_manifests(
-        self, principal: Principal, bodies: Mapping[str, bytes], provenance: Provenance, now: float
-    ) -> int:
-        return self._write(lambda c: self.ops.publish_manifests(c, principal, bodies, provenance, now))
+    def publish_records(self, principal: Principal, publish: RecordsPublish, now: float) -> int:
+        return self._write(lambda c: self.ops.publish_records(c, principal, publish, now))
 
-    def touch_manifests(self, project_id: int, items: Sequence[tuple[str, str]], now: float) -> None:
-        self._write(lambda c: self.ops.touch_manifests(c, project_id, items, now))
+    def touch_records(self, project_id: int, kind: str, items: Sequence[tuple[str, str]], now: float) -> None:
+        self._write(lambda c: self.ops.touch_records(c, project_id, kind, items, now))
 
     def add_usage(self, days: Sequence[UsageDay]) -> None:
         self._write(lambda c: self.ops.add_usage(c, days))
@@ -155,12 +153,12 @@ class AdminOps:
 
         return self._write(run)
 
-    def purge_manifests(
+    def purge_records(
         self, *, token_id: str | None, since: float | None, key: str | None, project: str | None
     ) -> int:
         def run(conn: Any) -> int:
             project_id = self._project_id(conn, project) if project is not None else None
-            return self.ops.purge_manifests(conn, token_id, since, key, project_id)
+            return self.ops.purge_records(conn, token_id, since, key, project_id)
 
         return self._write(run)
 
@@ -183,5 +181,5 @@ class AdminOps:
     def count_entries(self, project_id: int) -> int:
         return self._read(lambda c: self.ops.count_entries(c, project_id))
 
-    def count_manifests(self, project_id: int) -> int:
-        return self._read(lambda c: self.ops.count_manifests(c, project_id))
+    def count_records(self, project_id: int) -> int:
+        return self._read(lambda c: self.ops.count_records(c, project_id))

@@ -163,10 +163,10 @@ class AdminStatements(Statements):
                 (project_id, 2**62, cap),
             ).fetchall()
             removed += self._delete_entries(conn, beyond)
-        # Manifests age and are capped like entries, counted on their own (see manifestsql.py).
-        return removed + self.manifest_retention(conn, cutoff, caps)
+        # Records age and are capped like entries, counted on their own (see recordsql.py).
+        return removed + self.record_retention(conn, cutoff, caps)
 
-    def manifest_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
+    def record_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
         raise NotImplementedError
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:

@@ -7,7 +7,7 @@ One row per key instead of one per test keeps a 100-key query at 100 rows and a 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from dryci.protocol import MAX_IDS_PER_KEY
 
@@ -25,6 +25,11 @@ def unpack(ids: bytes, seconds: bytes) -> dict[str, float]:
     hexed = ids.hex()
     width = ID_BYTES * 2
     return {hexed[i * width : (i + 1) * width]: durations[i] for i in range(count)}
+
+
+def pack_ids(ids: Iterable[str]) -> bytes:
+    """Hex ids as sorted 16-byte ids (an entry's skipped tests)."""
+    return b"".join(sorted(bytes.fromhex(test_id) for test_id in ids))
 
 
 def unpack_ids(ids: bytes) -> list[str]:

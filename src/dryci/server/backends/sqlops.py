@@ -21,14 +21,14 @@ from dryci.server.backends.base import (
     UsageDay,
     V1Answer,
 )
-from dryci.server.backends.manifestsql import ManifestStatements
-from dryci.server.backends.packing import ids_json, merge, unpack, unpack_ids
+from dryci.server.backends.packing import ids_json, merge, pack_ids, unpack, unpack_ids
+from dryci.server.backends.recordsql import RecordStatements
 
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
 
 
-class SqlOps(ManifestStatements, AdminStatements):
+class SqlOps(RecordStatements, AdminStatements):
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 
@@ -84,22 +84,21 @@ class SqlOps(ManifestStatements, AdminStatements):
         if unique:
             ns_in = ",".join("?" * len(namespaces))
             key_in = ",".join("?" * len(unique))
-            for namespace, key, count, ids, seconds, last_read in self.run(
+            for namespace, key, count, ids, seconds, skipped, tag, last_read in self.run(
                 conn,
                 f"""
-                    SELECT namespace, key, test_count, ids, seconds, last_read_at FROM entries
+                    SELECT namespace, key, test_count, ids, seconds, skipped, tag, last_read_at FROM entries
                     WHERE project_id = ? AND namespace IN ({ns_in}) AND key IN ({key_in})""",
                 (project_id, *namespaces, *unique),
             ):
                 entry = FileEntry(
-                    tests=unpack(bytes(ids), bytes(seconds)), test_count=None if count is None else int(count)
+                    tests=unpack(bytes(ids), bytes(seconds)),
+                    test_count=None if count is None else int(count),
+                    skipped=frozenset(unpack_ids(bytes(skipped))),
+                    tag=tag,
                 )
                 if key in found:  # a namespaced token also reads the default namespace: union both
-                    other = found[key]
-                    counts = [c for c in (other.test_count, entry.test_count) if c is not None]
-                    entry = FileEntry(
-                        tests={**other.tests, **entry.tests}, test_count=max(counts, default=None)
-                    )
+                    entry = union(found[key], entry) if namespace else union(entry, found[key])
                 found[key] = entry
                 if last_read < now - TOUCH_AFTER_SECONDS:
                     stale.append((namespace, key))
@@ -183,7 +182,7 @@ class SqlOps(ManifestStatements, AdminStatements):
             for row in self.run(
                 conn,
                 f"""
-            SELECT key, test_count, ids, seconds FROM entries
+            SELECT key, test_count, ids, seconds, skipped, tag FROM entries
             WHERE project_id = ? AND namespace = ? AND key IN ({key_in}){lock}""",
                 (pid, ns, *keys),
             )
@@ -191,13 +190,14 @@ class SqlOps(ManifestStatements, AdminStatements):
         updates = []
         for key in keys:
             entry = request.entries[key]
-            _, old_count, ids, seconds = current[key]
+            _, count, ids, seconds, skipped, tag = current[key]
             packed_ids, packed_seconds = merge(bytes(ids), bytes(seconds), entry.tests)
-            count = entry.test_count if entry.test_count is not None else old_count
-            updates.append((count, packed_ids, packed_seconds, now, pid, ns, key))
+            if entry.test_count is not None:  # count, skipped ids and tag are one claim: replaced together
+                count, skipped, tag = entry.test_count, pack_ids(entry.skipped), entry.tag
+            updates.append((count, packed_ids, packed_seconds, bytes(skipped), tag, now, pid, ns, key))
         self.many(
             conn,
-            """UPDATE entries SET test_count = ?, ids = ?, seconds = ?, last_read_at = ?
+            """UPDATE entries SET test_count = ?, ids = ?, seconds = ?, skipped = ?, tag = ?, last_read_at = ?
                            WHERE project_id = ? AND namespace = ? AND key = ?""",
             updates,
         )
@@ -244,6 +244,22 @@ class SqlOps(ManifestStatements, AdminStatements):
                 for d in sorted(days, key=lambda d: (d.project_id, d.day))
             ],
         )
+
+
+def union(default: FileEntry, own: FileEntry) -> FileEntry:
+    """One entry from a key's entries in the default namespace and in the token's own namespace.
+
+    The tests and skipped ids are united; the claim (count and tag) is the own namespace's when it has
+    one. The reader checks the tag against what it gets, so a tag that does not cover the union only
+    costs the shortcut, never a false skip.
+    """
+    claim = own if own.test_count is not None else default
+    return FileEntry(
+        tests={**default.tests, **own.tests},
+        test_count=claim.test_count,
+        skipped=default.skipped | own.skipped,
+        tag=claim.tag,
+    )
 
 
 @lru_cache(maxsize=256)
