@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Optional
 
 from dryci.dagger.config import Config
+from dryci.dagger.environment import Environment
 from dryci.dagger.filecache import FileFacts
 from dryci.dagger.globs import FileTree
 from dryci.dagger.graph import closure, shortest_chain
-from dryci.dagger.environment import Environment
 from dryci.dagger.hashing import ALGORITHM_VERSION, closure_marks, dependency_hashes, with_distributions
 from dryci.dagger.resolve import ModuleResolver
 from dryci.dagger.rules import RuleEngine
@@ -245,5 +245,7 @@ def _with_distributions(
             known = by_mark[union] = (dists, installed.fingerprint(dists) if dists else "")
         dists, fingerprint = known
         out_dists[test] = dists
-        out_hashes[test] = with_distributions(dependency_hash, fingerprint) if fingerprint else dependency_hash
+        out_hashes[test] = (
+            with_distributions(dependency_hash, fingerprint) if fingerprint else dependency_hash
+        )
     return out_hashes, out_dists

@@ -1,8 +1,9 @@
 """Load ``repo_dagger`` configs (YAML or TOML) into frozen dataclasses.
 
-Every key of the repo_dagger 1.4.0 format is accepted with the same meaning, plus ``python_roots`` and
-``hash_env`` and ``hash_distributions``. Every string-or-list key takes either. Unknown keys and wrong types raise ``ConfigError``
-naming the file and the dotted key, so a typo never silently weakens the dependency graph.
+Every key of the repo_dagger 1.4.0 format is accepted with the same meaning, plus ``python_roots``,
+``hash_env`` and ``hash_distributions``. Every string-or-list key takes either. Unknown keys and wrong
+types raise ``ConfigError`` naming the file and the dotted key, so a typo never silently weakens the
+dependency graph.
 """
 
 from __future__ import annotations

@@ -272,7 +272,9 @@ class Installed:
     def _tree_digest(self, folder: str) -> str:
         project = self.project_dir
         real = os.path.realpath(folder)
-        if project and (real == project or real.startswith(project + os.sep) or project.startswith(real + os.sep)):
+        if project and (
+            real == project or real.startswith(project + os.sep) or project.startswith(real + os.sep)
+        ):
             return "project"  # the project's own tree: its files are in the closures already
         hasher = hashlib.sha256()
         count = 0

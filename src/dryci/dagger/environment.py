@@ -25,7 +25,7 @@ from typing import Optional
 from dryci.dagger.config import Config
 from dryci.dagger.distributions import Installed, normalize
 
-__all__ = ["DEFAULT_ENV", "ENV_PREFIXES", "Environment", "environment", "env_parts"]
+__all__ = ["DEFAULT_ENV", "ENV_PREFIXES", "Environment", "env_parts", "environment"]
 
 # Variables that change what Python or pytest do (see docs/config.md for why each is here).
 DEFAULT_ENV = (

@@ -104,7 +104,9 @@ def environment_salt(config: Config, extra: str = "") -> str:
     return environment(config, extra).salt
 
 
-def closure_marks(inputs: Sequence[str], edges: Mapping[str, Sequence[str]], marks: Mapping[str, int]) -> dict[str, int]:
+def closure_marks(
+    inputs: Sequence[str], edges: Mapping[str, Sequence[str]], marks: Mapping[str, int]
+) -> dict[str, int]:
     """The union (bitwise or) of the marks of every file in each input's closure, computed once per
     strongly connected component, bottom-up, like the hashes."""
     if not any(marks.values()):

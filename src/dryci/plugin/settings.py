@@ -163,7 +163,9 @@ def loaded_plugins(config: pytest.Config) -> tuple[tuple[str, ...], tuple[str, .
     import types
 
     manager = config.pluginmanager
-    dists = sorted({str(dist.metadata["name"] or "") for _plugin, dist in manager.list_plugin_distinfo()} - {""})
+    dists = sorted(
+        {str(dist.metadata["name"] or "") for _plugin, dist in manager.list_plugin_distinfo()} - {""}
+    )
     root = str(config.rootpath)
     modules = set()
     for plugin in manager.get_plugins():
