@@ -71,6 +71,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Venv:
 def project(pytester: pytest.Pytester, env: pytest.MonkeyPatch) -> pytest.Pytester:
     for name in ("PYTEST_ADDOPTS", "PYTHONWARNINGS", "TINY_MODE"):
         env.delenv(name, raising=False)
+    # The outer environment's plugins (hypothesis, schemathesis) take seconds to load: name the two
+    # needed instead. `-p` loads a plugin by its entry point, so it counts as loaded by entry point.
+    env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     (pytester.path / "repo_dagger.yaml").write_text(CONFIG)
     pytester.makeini("[pytest]\ndryci_level = file\n")
     for rel, text in FILES.items():
@@ -79,7 +82,9 @@ def project(pytester: pytest.Pytester, env: pytest.MonkeyPatch) -> pytest.Pytest
 
 
 def run(project: pytest.Pytester, venv: Venv, *args: str) -> pytest.RunResult:
-    return project.run(str(venv.python), "-m", "pytest", "--dryci", "-v", "-p", "no:randomly", *args)
+    return project.run(
+        str(venv.python), "-m", "pytest", "-p", "dryci", "-p", "tinyplug", "--dryci", "-v", *args
+    )
 
 
 def test_upgrading_a_distribution_reruns_only_the_files_that_import_it(
@@ -160,7 +165,8 @@ def test_a_hash_env_variable_change_reruns(
 
 
 def test_deps_why_shows_the_distributions_of_a_test_files_key(project: pytest.Pytester, venv: Venv) -> None:
-    result = project.run(str(venv.python), "-m", "dryci", "deps", "why", "test_wrap.py")
+    main = "import sys; from dryci.cli import main; sys.exit(main())"
+    result = project.run(str(venv.python), "-c", main, "deps", "why", "test_wrap.py")
     text = result.stdout.str()
     assert re.search(r"tinywrap 1\.0", text), text
     assert re.search(r"tinydep 1\.0 \(required by tinywrap\)", text), text
