@@ -18,7 +18,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Venv", "build_wheel", "make_venv"]
+import pytest
+
+__all__ = ["BASE", "Venv", "build_wheel", "make_venv", "venv", "wheels"]
+
+# What the `venv` fixture installs: a library, a library requiring another, and a pytest plugin.
+BASE = ("tinylib==1.0", "tinydep==1.0", "tinywrap==1.0", "pytest-tinyplug==1.0")
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -104,3 +109,33 @@ def make_venv(path: Path, wheels: Path) -> Venv:
     lines = [f"import site; site.addsitedir({folder!r})" for folder in outer]
     Path(own, "zz-outer-environment.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Venv(path, python, Path(own), wheels)
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheels")
+    for version in ("1.0", "2.0"):
+        build_wheel(folder, "tinylib", version, {"tinylib/__init__.py": f"VALUE = {version!r}\n"})
+        build_wheel(folder, "tinydep", version, {"tinydep.py": f"VALUE = {version!r}\n"})
+        build_wheel(
+            folder,
+            "pytest-tinyplug",
+            version,
+            {"tinyplug.py": f"VERSION = {version!r}\n"},
+            entry_points="[pytest11]\ntinyplug = tinyplug\n",
+        )
+    build_wheel(
+        folder,
+        "tinywrap",
+        "1.0",
+        {"tinywrap/__init__.py": "import tinydep\n\n\ndef wrapped():\n    return tinydep.VALUE\n"},
+        requires=("tinydep>=1",),
+    )
+    return folder
+
+
+@pytest.fixture
+def venv(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Venv:
+    made = make_venv(tmp_path_factory.mktemp("venv") / "venv", wheels)
+    made.install(*BASE)
+    return made

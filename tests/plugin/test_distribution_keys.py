@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.distributions import Venv, build_wheel, make_venv
+from tests.distributions import BASE, Venv, venv, wheels  # noqa: F401 (fixtures)
 from tests.plugin.conftest import ran
 
 CONFIG = """\
@@ -34,37 +34,6 @@ EVERY = {
     "test_wrap.py::test_wrap",
     "test_plain.py::test_plain",
 }
-BASE = ("tinylib==1.0", "tinydep==1.0", "tinywrap==1.0", "pytest-tinyplug==1.0")
-
-
-@pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
-    for version in ("1.0", "2.0"):
-        build_wheel(folder, "tinylib", version, {"tinylib/__init__.py": f"VALUE = {version!r}\n"})
-        build_wheel(folder, "tinydep", version, {"tinydep.py": f"VALUE = {version!r}\n"})
-        build_wheel(
-            folder,
-            "pytest-tinyplug",
-            version,
-            {"tinyplug.py": f"VERSION = {version!r}\n"},
-            entry_points="[pytest11]\ntinyplug = tinyplug\n",
-        )
-    build_wheel(
-        folder,
-        "tinywrap",
-        "1.0",
-        {"tinywrap/__init__.py": "import tinydep\n\n\ndef wrapped():\n    return tinydep.VALUE\n"},
-        requires=("tinydep>=1",),
-    )
-    return folder
-
-
-@pytest.fixture
-def venv(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Venv:
-    made = make_venv(tmp_path_factory.mktemp("venv") / "venv", wheels)
-    made.install(*BASE)
-    return made
 
 
 @pytest.fixture
