@@ -188,7 +188,10 @@ def test_a_file_leaving_the_closure_reruns_every_test():
 
 def test_a_changed_salt_reruns_every_test():
     out = run(CLOSURE, salt_keys=Keys.of("config-1", {"global.cfg": "g2"}))
-    assert out["test_triple"] == (False, "config, environment salt or global dependencies changed")
+    assert out["test_triple"] == (
+        False,
+        "config, environment, a distribution it imports or global dependencies changed",
+    )
 
 
 def test_a_python_file_that_no_longer_parses_reruns_every_test():
@@ -236,7 +239,9 @@ def test_other_keys_recognise_nothing():
     store = Store()
     body = record(CLOSURE, store, keys=Keys.of("config-2"))
     verdict = decide(body, store, CLOSURE)
-    assert verdict.everything == "config, environment salt or global dependencies changed"
+    assert (
+        verdict.everything == "config, environment, a distribution it imports or global dependencies changed"
+    )
 
 
 def test_a_skipped_test_keeps_its_record_in_the_next_one():

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 from dryci.dagger.config import Config
+from dryci.dagger.environment import Environment
 from dryci.dagger.filecache import FileFacts
 from dryci.dagger.globs import FileTree
 from dryci.dagger.graph import closure, shortest_chain
-from dryci.dagger.hashing import ALGORITHM_VERSION, dependency_hashes
+from dryci.dagger.hashing import ALGORITHM_VERSION, closure_marks, dependency_hashes, with_distributions
 from dryci.dagger.resolve import ModuleResolver
 from dryci.dagger.rules import RuleEngine
 from dryci.exceptions import AnalysisError
@@ -33,6 +34,11 @@ class Analysis:
     warnings: Sequence[str] = ()
     files_read: int = 0
     relations_computed: int = 0
+    # Top-level names each file imports from outside the project (files importing none are left out).
+    externals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Each input's own distributions (beyond those in every key), when an environment was given.
+    distributions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    environment: Optional[Environment] = None
     _closures: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def closure(self, path: str) -> frozenset[str]:
@@ -48,6 +54,25 @@ class Analysis:
     def file_digest(self, path: str) -> str:
         """sha256 of one analyzed file's content. Raises KeyError for an unknown file."""
         return self.digests[path]
+
+    def distribution_labels(self, test: str) -> dict[str, str]:
+        """``name -> version`` of the distributions in the test file's own key (not every key's)."""
+        installed = self.environment.installed if self.environment is not None else None
+        if installed is None:
+            return {}
+        return installed.labels(self.distributions.get(test, ()))
+
+    def distribution_digest(self, test: str) -> str:
+        """A digest of the test file's own distributions ('' when it has none)."""
+        installed = self.environment.installed if self.environment is not None else None
+        names = self.distributions.get(test)
+        return installed.fingerprint(names) if installed is not None and names else ""
+
+    def key_parts(self, test: str) -> dict[str, str]:
+        """Everything outside the tree in the test file's key, by name (``dist:numpy`` -> ``2.0.0``)."""
+        parts = dict(self.environment.parts) if self.environment is not None else {}
+        parts.update({f"dist:{name}": label for name, label in self.distribution_labels(test).items()})
+        return parts
 
     def why(self, test: str, dep: str) -> Optional[list[str]]:
         """The shortest chain ``test -> ... -> dep``, or None when ``test`` does not depend on ``dep``."""
@@ -87,13 +112,15 @@ def analyze(
     input_files: Optional[Sequence[str]] = None,
     salt: str = "",
     cache_dir: Optional[Path] = None,
+    environment: Optional[Environment] = None,
 ) -> Analysis:
     """Build the dependency graph from the inputs and hash every input's closure.
 
     ``input_files`` are paths relative to the base dir (default: the config's ``inputs`` globs);
     ``salt`` goes into every hash: pass ``environment_salt(config, extra)`` to cover the platform, the
     installed distributions and the ``hash_env`` variables; ``cache_dir`` holds the persistent per-file
-    cache (None: no persistent cache).
+    cache (None: no persistent cache); ``environment`` (with installed distributions): each input's
+    hash also covers the distributions its closure imports, with their requirements.
     Raises ``AnalysisError`` naming a file that cannot be read.
     """
     # The analysis allocates millions of small tuples and strings and frees nothing cyclic: the cyclic
@@ -101,14 +128,18 @@ def analyze(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(config, input_files, salt, cache_dir)
+        return _analyze(config, input_files, salt, cache_dir, environment)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
 def _analyze(
-    config: Config, input_files: Optional[Sequence[str]], salt: str, cache_dir: Optional[Path]
+    config: Config,
+    input_files: Optional[Sequence[str]],
+    salt: str,
+    cache_dir: Optional[Path],
+    environment: Optional[Environment],
 ) -> Analysis:
     base = str(config.base_dir)
     if not os.path.isdir(base):
@@ -123,6 +154,7 @@ def _analyze(
 
     relations: dict[str, tuple[str, ...]] = {}
     digests: dict[str, str] = {}
+    externals: dict[str, tuple[str, ...]] = {}
     computed = 0
     canonical: dict[str, str] = {}
     file_warnings_seen: set[str] = set()
@@ -136,13 +168,15 @@ def _analyze(
             cached = facts.cached_relations(rel, is_input)
             if cached is None:
                 computed += 1
-                found, file_warnings = engine.relations(rel, is_input)
+                found, file_warnings, imported = engine.relations(rel, is_input)
                 # One string object per path: 50k files' relations repeat the same paths many times.
                 deps = tuple([canonical.setdefault(dep, dep) for dep in found])
-                facts.store_relations(rel, is_input, deps, file_warnings)
+                facts.store_relations(rel, is_input, deps, file_warnings, imported)
             else:
                 deps = tuple([canonical.setdefault(dep, dep) for dep in cached[0]])
-                file_warnings = cached[1]
+                file_warnings, imported = cached[1], cached[2]
+            if imported:
+                externals[rel] = imported
             file_warnings_seen.update(file_warnings)
         except OSError as exc:
             raise AnalysisError(f"cannot read: {exc.strerror or exc}", file=rel) from None
@@ -163,6 +197,9 @@ def _analyze(
         else dependency_hashes(inputs, relations, digests, config.content_hash, salt)
     )
     facts.save(tree.listed, (key, hashes))
+    distributions: dict[str, frozenset[str]] = {}
+    if environment is not None and environment.installed is not None:
+        hashes, distributions = _with_distributions(hashes, relations, externals, environment)
     return Analysis(
         inputs=tuple(inputs),
         hashes=hashes,
@@ -171,4 +208,44 @@ def _analyze(
         warnings=tuple(warnings + sorted(file_warnings_seen)),
         files_read=facts.files_read,
         relations_computed=computed,
+        externals=externals,
+        distributions=distributions,
+        environment=environment,
     )
+
+
+def _with_distributions(
+    hashes: Mapping[str, str],
+    relations: Mapping[str, Sequence[str]],
+    externals: Mapping[str, tuple[str, ...]],
+    environment: Environment,
+) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Each input's distributions (those of every key left out) and its hash with them folded in."""
+    installed = environment.installed
+    assert installed is not None
+    # One bit per distinct imported name: the union over a closure is then one `or` per edge.
+    bits: dict[str, int] = {}
+    marks: dict[str, int] = {}
+    for path, names in externals.items():
+        mark = 0
+        for name in names:
+            mark |= 1 << bits.setdefault(name, len(bits))
+        marks[path] = mark
+    names_of = sorted(bits, key=bits.__getitem__)
+    unions = closure_marks(list(hashes), relations, marks)
+    by_mark: dict[int, tuple[frozenset[str], str]] = {}
+    out_hashes: dict[str, str] = {}
+    out_dists: dict[str, frozenset[str]] = {}
+    for test, dependency_hash in hashes.items():
+        union = unions[test]
+        known = by_mark.get(union)
+        if known is None:
+            imported = [names_of[bit] for bit in range(union.bit_length()) if union >> bit & 1]
+            dists = installed.closure(installed.of_modules(imported)) - environment.global_distributions
+            known = by_mark[union] = (dists, installed.fingerprint(dists) if dists else "")
+        dists, fingerprint = known
+        out_dists[test] = dists
+        out_hashes[test] = (
+            with_distributions(dependency_hash, fingerprint) if fingerprint else dependency_hash
+        )
+    return out_hashes, out_dists

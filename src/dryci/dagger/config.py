@@ -1,8 +1,9 @@
 """Load ``repo_dagger`` configs (YAML or TOML) into frozen dataclasses.
 
-Every key of the repo_dagger 1.4.0 format is accepted with the same meaning, plus ``python_roots`` and
-``hash_env``. Every string-or-list key takes either. Unknown keys and wrong types raise ``ConfigError``
-naming the file and the dotted key, so a typo never silently weakens the dependency graph.
+Every key of the repo_dagger 1.4.0 format is accepted with the same meaning, plus ``python_roots``,
+``hash_env`` and ``hash_distributions``. Every string-or-list key takes either. Unknown keys and wrong
+types raise ``ConfigError`` naming the file and the dotted key, so a typo never silently weakens the
+dependency graph.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ _TOP_LEVEL_LIST_KEYS = (
     "python_roots",
     "hash_env",
 )
-_TOP_LEVEL_KEYS = ("base_dir", *_TOP_LEVEL_LIST_KEYS, "path_rules")
+_TOP_LEVEL_KEYS = ("base_dir", *_TOP_LEVEL_LIST_KEYS, "hash_distributions", "path_rules")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ class Config:
     root_python_packages: tuple[str, ...] = ()
     python_roots: tuple[str, ...] = (".",)
     hash_env: tuple[str, ...] = ()
+    # `hash_distributions: all`: every installed distribution in every key (one upgrade re-runs all);
+    # a list: these in every key besides the ones each test file imports (for entry points, imports
+    # of computed names, a C extension's libraries).
+    hash_all_distributions: bool = False
+    hash_distributions: tuple[str, ...] = ()
     path_rules: tuple[PathRule, ...] = ()
 
 
@@ -189,6 +195,7 @@ def _build(data: dict[str, Any], path: Path, content_hash: str) -> Config:
             raise ConfigError(
                 f"folder {root!r} does not exist under {base_dir}", file=file, key="python_roots"
             )
+    hash_all, hash_listed = _hash_distributions(data.get("hash_distributions"), file)
     return Config(
         source=path.resolve(),
         base_dir=base_dir,
@@ -199,8 +206,29 @@ def _build(data: dict[str, Any], path: Path, content_hash: str) -> Config:
         root_python_packages=lists["root_python_packages"],
         python_roots=python_roots,
         hash_env=lists["hash_env"],
+        hash_all_distributions=hash_all,
+        hash_distributions=hash_listed,
         path_rules=_path_rules(data.get("path_rules"), file),
     )
+
+
+def _hash_distributions(value: Any, file: str) -> tuple[bool, tuple[str, ...]]:
+    key = "hash_distributions"
+    if value is None or value == "imported":
+        return False, ()
+    if value == "all":
+        return True, ()
+    if isinstance(value, list) and all(isinstance(item, str) and item.strip() for item in value):
+        from dryci.dagger.distributions import normalize
+
+        return False, tuple(sorted({normalize(item) for item in value}))
+    raise ConfigError(
+        f"expected all, imported or a list of distribution names, got {_describe(value)}", file=file, key=key
+    )
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else _kind(value)
 
 
 def _path_rules(value: Any, file: str) -> tuple[PathRule, ...]:

@@ -3,6 +3,8 @@
     dryci deps hashes [FILE ...]        dependency hash of each test file
     dryci deps closure TEST             every file TEST depends on
     dryci deps why TEST FILE            the import chain that makes TEST depend on FILE
+    dryci deps why TEST                 the distributions in TEST's key, and why each is there
+    dryci deps why TEST DISTRIBUTION    the import chain to the file that imports it
     dryci deps stats [--reverse]        closure sizes, or how many tests depend on each file
     dryci deps relations [FILE]         direct dependencies of every analyzed file (JSON), or of FILE
     dryci deps graph [-o OUT]           the graph in Graphviz DOT (``--graph`` works too); SVG for OUT.svg
@@ -27,7 +29,14 @@ from dryci.dagger.analysis import Analysis, analyze
 from dryci.dagger.config import find_config, load_config
 from dryci.dagger.filecache import default_cache_dir
 from dryci.dagger.hashing import command_salt
-from dryci.dagger.report import dep_counts, relations_json, rev_dep_counts, sorted_stats
+from dryci.dagger.report import (
+    dep_counts,
+    distribution_lines,
+    importer_of,
+    relations_json,
+    rev_dep_counts,
+    sorted_stats,
+)
 from dryci.exceptions import ConfigError
 
 __all__ = ["main"]
@@ -46,9 +55,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     hashes.add_argument("--json", action="store_true", help="print one JSON object")
     closure = commands.add_parser("closure", help="every file a test file depends on")
     closure.add_argument("test", metavar="TEST")
-    why = commands.add_parser("why", help="the dependency chain from TEST to FILE")
+    why = commands.add_parser(
+        "why",
+        help="the dependency chain from TEST to FILE (or a distribution); without FILE, its distributions",
+    )
     why.add_argument("test", metavar="TEST")
-    why.add_argument("file", metavar="FILE")
+    why.add_argument("file", nargs="?", metavar="FILE")
     stats = commands.add_parser("stats", help="closure sizes per test, or dependents per file")
     stats.add_argument("--reverse", action="store_true", help="count the tests that depend on each file")
     stats.add_argument("--sort", choices=("count", "name"), default="count")
@@ -127,7 +139,9 @@ def _find_upwards(start: Path) -> Optional[Path]:
     return None
 
 
-def _analyze(args: argparse.Namespace, extra_inputs: Optional[list[str]] = None) -> tuple[Analysis, Path]:
+def _analyze(
+    args: argparse.Namespace, extra_inputs: Optional[list[str]] = None, with_environment: bool = False
+) -> tuple[Analysis, Path]:
     config_path = Path(args.config) if args.config else _find_upwards(Path.cwd())
     if config_path is None:
         raise ConfigError(
@@ -139,7 +153,13 @@ def _analyze(args: argparse.Namespace, extra_inputs: Optional[list[str]] = None)
     if extra_inputs:
         inputs = [_relative(path, config.base_dir) for path in extra_inputs]
     cache_dir = None if args.no_cache else default_cache_dir(config.base_dir)
-    analysis = analyze(config, input_files=inputs, salt=command_salt(config, args.salt), cache_dir=cache_dir)
+    env = None
+    if with_environment:
+        from dryci.dagger.environment import environment
+
+        env = environment(config, args.salt, cache_dir=cache_dir)
+    salt = command_salt(config, args.salt)
+    analysis = analyze(config, input_files=inputs, salt=salt, cache_dir=cache_dir, environment=env)
     for warning in analysis.warnings:
         print(f"warning: {warning}")
     return analysis, config.base_dir
@@ -184,7 +204,7 @@ def main(argv: list[str], prog: str = "dryci deps") -> int:
         for dep in analysis.relations[target]:
             print(dep)
         return 0
-    analysis, base_dir = _analyze(args, [args.test])
+    analysis, base_dir = _analyze(args, [args.test], with_environment=args.command == "why")
     if not analysis.inputs:
         print(f"{prog}: {args.test!r} is not a file under {base_dir}")
         return 1
@@ -193,7 +213,15 @@ def main(argv: list[str], prog: str = "dryci deps") -> int:
         for path in sorted(analysis.closure(test)):
             print(path)
         return 0
+    if args.file is None:
+        for line in distribution_lines(analysis, test):
+            print(line)
+        return 0
     target = args.file if args.file in analysis.relations else _relative(args.file, base_dir)
+    if target not in analysis.relations:
+        importer = importer_of(analysis, test, args.file)
+        if importer is not None:
+            target = importer
     chain = analysis.why(test, target)
     if chain is None:
         print(f"{test} does not depend on {target}")

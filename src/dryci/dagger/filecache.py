@@ -30,15 +30,16 @@ from dryci.dagger.imports import ImportScan, regex_scan, scan_imports
 
 __all__ = ["CACHE_VERSION", "FileFacts", "default_cache_dir"]
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 _SUFFIX = f"v{CACHE_VERSION}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
 _CORE_NAME = f"core-{_SUFFIX}"
 _DETAILS_NAME = f"details-{_SUFFIX}"
 _RACY_NS = 1_000_000_000
 _PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 
-_Relations = tuple[bool, tuple[str, ...], tuple[str, ...]]  # (for an input file?, relations, warnings)
-_Stored = tuple[tuple[str, ...], tuple[str, ...]]  # (relations, warnings)
+# (for an input file?, relations, warnings, top-level names imported from outside the project)
+_Relations = tuple[bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_Stored = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # (relations, warnings, external names)
 # (size, mtime_ns, inode, digest, relations or None)
 _Core = tuple[int, int, int, str, Optional[_Relations]]
 # (marshalled ImportScan or None, {regex pattern: matches})
@@ -243,17 +244,23 @@ class FileFacts:
         return matches
 
     def cached_relations(self, rel: str, is_input: bool) -> Optional[_Stored]:
-        """(relations, warnings) stored last run, while the file, the folders and the config are unchanged."""
+        """(relations, warnings, external names) stored last run, while the file, the folders and the
+        config are unchanged."""
         if not self.relations_reusable:
             return None
         stored = self._entry(rel)[4]
-        if stored is None or len(stored) != 3 or stored[0] != is_input:
+        if stored is None or len(stored) != 4 or stored[0] != is_input:
             return None
-        return stored[1], stored[2]
+        return stored[1], stored[2], stored[3]
 
     def store_relations(
-        self, rel: str, is_input: bool, relations: tuple[str, ...], warnings: tuple[str, ...] = ()
+        self,
+        rel: str,
+        is_input: bool,
+        relations: tuple[str, ...],
+        warnings: tuple[str, ...] = (),
+        externals: tuple[str, ...] = (),
     ) -> None:
         entry = self._entry(rel)
-        self._new[rel] = (*entry[:4], (is_input, relations, warnings))
+        self._new[rel] = (*entry[:4], (is_input, relations, warnings, externals))
         self.changed = True

@@ -1,4 +1,4 @@
-"""Dependency hashes, computed bottom-up over the graph, and the environment salt.
+"""Dependency hashes, computed bottom-up over the graph, and the salts.
 
 Each strongly connected component gets a Merkle hash of its members (path and content digest) and of
 the hashes of the components it depends on, so every file and every edge is processed once, whatever
@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from dryci.dagger.config import Config
 from dryci.dagger.graph import strongly_connected_components
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "closure_marks",
     "command_salt",
     "component_hashes",
     "dependency_hashes",
     "environment_salt",
     "hash_env_salt",
+    "with_distributions",
 ]
 
 # Bump whenever the same tree could hash differently.
@@ -80,33 +80,6 @@ def dependency_hashes(
     return out
 
 
-def _distro() -> str:
-    import platform
-
-    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
-        try:
-            text = Path(candidate).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        fields = dict(
-            line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
-        )
-        name = fields.get("PRETTY_NAME") or fields.get("NAME") or ""
-        return name.strip().strip('"') or "Unknown"
-    return platform.platform(terse=True) or "Unknown"
-
-
-def _distributions_fingerprint() -> str:
-    from importlib import metadata
-
-    entries = set()
-    for dist in metadata.distributions():
-        name = (dist.metadata["Name"] or "").strip().lower().replace("_", "-")
-        if name:
-            entries.add(f"{name}=={dist.version}")
-    return hashlib.sha256("\n".join(sorted(entries)).encode("utf-8")).hexdigest()
-
-
 def hash_env_salt(config: Config) -> str:
     """The values of the config's ``hash_env`` variables, as one string ('' when there are none)."""
     parts = []
@@ -124,21 +97,35 @@ def command_salt(config: Config, salt: str) -> str:
 
 
 def environment_salt(config: Config, extra: str = "") -> str:
-    """A hex digest of everything outside the tree that changes test results.
+    """A hex digest of everything outside the tree that goes into every key (see
+    ``dryci.dagger.environment``); ``extra``: ``DRYCI_SALT`` / ``-hash-salt``."""
+    from dryci.dagger.environment import environment
 
-    Covers OS, machine architecture, distro, Python implementation and version, the installed
-    distributions (names and versions), the values of the config's ``hash_env`` variables, and
-    ``extra`` (callers pass ``DRYCI_SALT`` / ``-hash-salt`` here).
-    """
-    import platform  # imported here: the hashing path of every run does not need it
+    return environment(config, extra).salt
 
-    parts = [
-        f"os={platform.system()}",
-        f"arch={platform.machine()}",
-        f"distro={_distro()}",
-        f"python={platform.python_implementation()} {sys.version}",
-        f"dists={_distributions_fingerprint()}",
-    ]
-    parts.append(f"env={hash_env_salt(config)}")
-    parts.append(f"extra={extra}")
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+def closure_marks(
+    inputs: Sequence[str], edges: Mapping[str, Sequence[str]], marks: Mapping[str, int]
+) -> dict[str, int]:
+    """The union (bitwise or) of the marks of every file in each input's closure, computed once per
+    strongly connected component, bottom-up, like the hashes."""
+    if not any(marks.values()):
+        return {test: 0 for test in inputs}
+    components, component_of = strongly_connected_components(edges)
+    unions: list[int] = []
+    empty: Sequence[str] = ()
+    for number, members in enumerate(components):
+        union = 0
+        for member in members:
+            union |= marks.get(member, 0)
+            for child in edges.get(member, empty):
+                child_component = component_of[child]
+                if child_component != number:
+                    union |= unions[child_component]
+        unions.append(union)
+    return {test: unions[component_of[test]] for test in inputs}
+
+
+def with_distributions(dependency_hash: str, fingerprint: str) -> str:
+    """A test file's hash with the fingerprint of its own distributions folded in."""
+    return hashlib.sha256(f"{dependency_hash}\0distributions\0{fingerprint}".encode("ascii")).hexdigest()

@@ -12,7 +12,17 @@ from dryci.dagger.analysis import Analysis
 from dryci.dagger.graph import strongly_connected_components
 from dryci.exceptions import AnalysisError
 
-__all__ = ["dep_counts", "go_json", "log", "relations_json", "rev_dep_counts", "sorted_stats", "write_output"]
+__all__ = [
+    "dep_counts",
+    "distribution_lines",
+    "go_json",
+    "importer_of",
+    "log",
+    "relations_json",
+    "rev_dep_counts",
+    "sorted_stats",
+    "write_output",
+]
 
 # Go's encoding/json escapes these even inside strings; byte-identical output keeps old clients happy.
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -92,3 +102,68 @@ def sorted_stats(counts: Mapping[str, int], by: str) -> list[tuple[int, str]]:
     if by == "name":
         return [(counts[name], name) for name in sorted(counts)]
     return sorted(((count, name) for name, count in counts.items()), key=lambda item: (-item[0], item[1]))
+
+
+def _importers(analysis: Analysis, test: str) -> dict[str, str]:
+    """Distribution -> the first file (sorted) of the test file's closure importing one of its modules."""
+    env = analysis.environment
+    installed = env.installed if env is not None else None
+    if installed is None:
+        return {}
+    found: dict[str, str] = {}
+    for path in sorted(analysis.closure(test)):
+        for dist in sorted(installed.of_modules(analysis.externals.get(path, ()))):
+            found.setdefault(dist, path)
+    return found
+
+
+def importer_of(analysis: Analysis, test: str, distribution: str) -> Optional[str]:
+    """The closure file that brings ``distribution`` into the test file's key (by import or by a
+    requirement of what it imports), or None."""
+    from dryci.dagger.distributions import normalize
+
+    name = normalize(distribution)
+    importers = _importers(analysis, test)
+    if name in importers:
+        return importers[name]
+    installed = analysis.environment.installed if analysis.environment is not None else None
+    if installed is None:
+        return None
+    for dist, path in sorted(importers.items(), key=lambda item: item[1]):
+        if name in installed.closure([dist]):
+            return path
+    return None
+
+
+def distribution_lines(analysis: Analysis, test: str) -> list[str]:
+    """The distributions in a test file's key, each with why it is there."""
+    env = analysis.environment
+    if env is None:
+        return []
+    if env.installed is None:
+        return [
+            f"{test}: hash_distributions: all: every installed distribution ({len(env.global_distributions)})"
+        ]
+    installed = env.installed
+    own = sorted(analysis.distributions.get(test, ()))
+    importers = _importers(analysis, test)
+    lines = [f"{test}: {len(own)} distribution{'' if len(own) == 1 else 's'} of its own in its key"]
+    for name in own:
+        if name in importers:
+            reason = f"imported by {importers[name]}"
+        else:
+            by = sorted(d for d in own if d != name and name in installed.dists.get(d, _NONE).requires)
+            reason = f"required by {', '.join(by)}" if by else "required by an imported distribution"
+        lines.append(f"  {name} {installed.label(name)} ({reason})")
+    every = sorted(env.global_distributions)
+    shown = ", ".join(f"{name} {installed.label(name)}" for name in every[:8])
+    more = f" and {len(every) - 8} more" if len(every) > 8 else ""
+    lines.append(f"in every key (pytest, its plugins, hash_distributions): {shown}{more}")
+    return lines
+
+
+class _NoDistribution:
+    requires: tuple[str, ...] = ()
+
+
+_NONE = _NoDistribution()

@@ -68,6 +68,18 @@ class ModuleResolver:
         self._absolute[module] = result
         return result
 
+    def is_project_module(self, top: str) -> bool:
+        """Whether a top-level module (or namespace folder) of that name is in some python root,
+        whatever ``root_python_packages`` says."""
+        if not top.isidentifier():
+            return True  # not a module name at all: nothing to install
+        for root in self.python_roots:
+            if self._files_of(root, top):
+                return True
+            if self.tree.is_dir(top if root in ("", ".") else f"{root}/{top}"):
+                return True
+        return False
+
     def package_folder(self, file: str, level: int) -> str | None:
         """The folder a relative import of ``level`` dots starts from; None above the base."""
         parts = file.split("/")[:-1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from dryci.dagger.config import Config, RuleActions
+from dryci.dagger.distributions import stdlib_names
 from dryci.dagger.filecache import FileFacts
 from dryci.dagger.globs import FileTree, Matcher, compile_globs
 from dryci.dagger.imports import ImportScan
@@ -23,6 +24,7 @@ from dryci.dagger.resolve import ModuleResolver
 __all__ = ["RuleEngine", "folders_up", "substitute"]
 
 _GROUP_REF = re.compile(r"\$(\d+)")
+_IMPORTING_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")
 
 
 def substitute(template: str, groups: Optional[tuple[str, ...]]) -> str:
@@ -68,6 +70,7 @@ class RuleEngine:
         self.facts = facts
         self.resolver = resolver
         self.global_exclude = compile_globs(config.global_exclude)
+        self._stdlib = stdlib_names() | {"__future__", "__main__"}
         # Warnings of the file being analyzed; `relations` returns them with its result.
         self._warnings: list[str] = []
         self._rules = [
@@ -83,8 +86,9 @@ class RuleEngine:
             for rule in config.path_rules
         ]
 
-    def relations(self, rel: str, is_input: bool) -> tuple[list[str], tuple[str, ...]]:
-        """Sorted, de-duplicated direct dependencies of ``rel`` (global excludes removed), and warnings."""
+    def relations(self, rel: str, is_input: bool) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+        """Sorted, de-duplicated direct dependencies of ``rel`` (global excludes removed), warnings, and
+        the top-level names of the modules it imports from outside the project (see ``external_names``)."""
         self._warnings = []
         out: list[str] = list(self.config.global_deps)
         if is_input:
@@ -108,7 +112,22 @@ class RuleEngine:
         unique = sorted(set(out))
         if self.global_exclude:
             unique = [path for path in unique if not self.global_exclude(path)]
-        return unique, tuple(self._warnings)
+        externals = self.external_names(rel) if not self.global_exclude(rel) else ()
+        return unique, tuple(self._warnings), externals
+
+    def external_names(self, rel: str) -> tuple[str, ...]:
+        """Top-level names a Python file imports that no project file provides (nor the standard
+        library): the candidates for distributions. Every Python file counts, whatever the rules say:
+        an import of a distribution needs no rule to load it."""
+        if not rel.endswith(_IMPORTING_SUFFIXES):
+            return ()
+        names = set()
+        for level, module, _names in self.facts.imports(rel)[0]:
+            if level == 0 and module:
+                top = module.split(".", 1)[0]
+                if top not in self._stdlib and not self.resolver.is_project_module(top):
+                    names.add(top)
+        return tuple(sorted(names))
 
     def _apply(
         self, actions: RuleActions, rel: str, groups: Optional[tuple[str, ...]], out: list[str]

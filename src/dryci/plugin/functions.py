@@ -107,7 +107,8 @@ class FunctionLevel:
                 continue
             closure = closures[path]
             changes = {q: change(q, cid) for q, cid in changed[view.snapshot].items() if q in closure}
-            verdicts[path] = decide_file(view, keys.salt, keys.closure(closure), changes)
+            salt = keys.file_salt(self.analysis.distribution_digest(path))
+            verdicts[path] = decide_file(view, salt, keys.closure(closure), changes)
         return verdicts
 
     def _changed(self, snapshot: Snapshot, paths: Collection[str]) -> dict[str, bytes]:
@@ -177,6 +178,7 @@ class FunctionLevel:
                 recorded.shared(path, closure, claimed),
                 run.carried,
                 run.skipped,
+                self.analysis.distribution_digest(path),
             )
             verdict = verdicts.get(path)
             body = build_record(self.keys, sid, inputs, units_of, verdict.record if verdict else None)

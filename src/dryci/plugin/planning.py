@@ -51,7 +51,8 @@ def _analyze(
     cache_dir: Path | None,
     say: Callable[[str], None],
 ) -> tuple[Config, str, Analysis] | None:
-    from dryci.dagger import analyze, environment_salt, load_config
+    from dryci.dagger import analyze, load_config
+    from dryci.dagger.environment import environment
 
     try:
         if config_path is None:
@@ -62,9 +63,17 @@ def _analyze(
             say("dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)")
         else:
             dagger_config = load_config(config_path)
-        salt = environment_salt(dagger_config, extra=settings.salt)
         analyzer_cache = cache_dir / "dagger" if cache_dir is not None else None
-        analysis = analyze(dagger_config, salt=salt, cache_dir=analyzer_cache)
+        env = environment(
+            dagger_config,
+            settings.salt,
+            plugin_distributions=settings.plugin_distributions,
+            plugin_modules=settings.plugin_modules,
+            options=dict(settings.key_options),
+            cache_dir=analyzer_cache,
+        )
+        salt = env.salt
+        analysis = analyze(dagger_config, salt=salt, cache_dir=analyzer_cache, environment=env)
     except (DryciError, OSError) as exc:
         say(f"dryci: {exc} {RUNNING_ALL}")
         return None

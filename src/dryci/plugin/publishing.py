@@ -73,12 +73,18 @@ def _save_last_passes(outcome: RunOutcome, planned: Planned, paths: set[str]) ->
     if planned.local is None:
         return []
     files = outcome.selection.plan.files
+    analysis = planned.analysis
+    common = dict(analysis.environment.parts) if analysis.environment is not None else None
     passes = {
-        path: LastPass(files[path].dependency_hash, current_digests(planned.analysis, path))
+        path: LastPass(
+            files[path].dependency_hash,
+            current_digests(analysis, path),
+            {f"dist:{name}": label for name, label in analysis.distribution_labels(path).items()},
+        )
         for path in sorted(paths)
     }
     try:
-        planned.local.save_last_passes(passes)
+        planned.local.save_last_passes(passes, common)
     except StoreUnavailable as exc:
         return [f"dryci: could not save what the tests depended on (for --dryci-explain): {exc.reason}"]
     return []

@@ -78,11 +78,14 @@ def explain_file(
     manifest: Mapping[str, str] | None,
     current: Mapping[str, str],
     ran_names: Sequence[str],
+    old_parts: Mapping[str, str] | None = None,
+    new_parts: Mapping[str, str] | None = None,
 ) -> str:
     """Why the tests of one file ran.
 
     ``manifest`` is ``{dependency: digest}`` of the file's last cached pass (with its hash),
-    ``current`` the same for now, ``ran_names`` the tests of the file that ran.
+    ``current`` the same for now, ``ran_names`` the tests of the file that ran; ``old_parts`` and
+    ``new_parts`` the key parts outside the tree then and now (distributions, variables, options).
     """
     if file_plan is None:
         return "not among the analyzed inputs, so it always runs"
@@ -101,11 +104,48 @@ def explain_file(
             parts.append(f"new dependencies: {_short_list(added)}")
         if removed:
             parts.append(f"no longer depends on: {_short_list(removed)}")
+        if old_parts and new_parts is not None:
+            parts.extend(parts_changed(old_parts, new_parts))
         if not parts:
             return "dependency files unchanged since the cached pass; the config, salt or environment changed"
         return "since the cached pass, " + "; ".join(parts)
     names = sorted(ran_names)
     return f"{_plural(len(names), 'test')} new, or failed or skipped last time: {_short_list(names)}"
+
+
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL", "AUTH")
+
+
+def _value(name: str, value: str | None, kind: str) -> str:
+    if value is None:
+        return "<unset>" if kind == "env" else "<none>"
+    if any(word in name.upper() for word in _SECRET_WORDS):
+        return "<hidden>"
+    return value if len(value) <= 60 else value[:57] + "..."
+
+
+def parts_changed(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """What outside the tree differs between two keys, one phrase each: ``numpy 1.26.0 -> 2.0.0``,
+    ``PYTHONWARNINGS changed: <not in the key> -> error``."""
+    phrases = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        kind, _, label = name.partition(":")
+        if kind == "dist":
+            if before is None:
+                phrases.append(f"now imports {label} {after}")
+            elif after is None:
+                phrases.append(f"no longer imports {label} {before}")
+            else:
+                phrases.append(f"{label} {before} -> {after}")
+        else:
+            shown = label if kind in ("env", "option") else name
+            phrases.append(f"{shown} changed: {_value(shown, before, kind)} -> {_value(shown, after, kind)}")
+    if len(phrases) > 5:
+        phrases[5:] = [f"and {len(phrases) - 5} more key parts"]
+    return phrases
 
 
 def dryci_summary(outcome: RunOutcome, counts: RunCounts, notes: Sequence[str], unfinished: int) -> list[str]:
@@ -139,6 +179,8 @@ def explain_lines(outcome: RunOutcome, planned: Planned) -> list[str]:
             last.files if last else None,
             current,
             [name for name in ran[path] if name],
+            last.parts if last else None,
+            analysis.key_parts(path) if last is not None and last.parts else None,
         )
         lines.append(f"{path}: {reason}")
         if path in selection.verdicts:

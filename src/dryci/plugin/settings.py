@@ -46,6 +46,10 @@ class Settings:
     lock_timeout: float = 5.0
     problem: str | None = None  # a bad environment variable: the cache is off for this run
     level: Level = Level.FILE
+    # In every key: outcome-changing options (name -> value) and the plugins pytest loaded.
+    key_options: tuple[tuple[str, str], ...] = ()
+    plugin_distributions: tuple[str, ...] | None = None  # None: not known (every pytest11 one)
+    plugin_modules: tuple[str, ...] = ()
 
 
 def parse_canary(value: str) -> float:
@@ -92,6 +96,7 @@ def read_settings(config: pytest.Config, level: str, env: Mapping[str, str] = os
     canary_raw = config.getoption("dryci_canary") or config.getini("dryci_canary") or "0"
     config_raw = config.getoption("dryci_config") or config.getini("dryci_config") or None
     server, timeout, problem = _environment(env)
+    plugins = loaded_plugins(config)
     config_path: Path | None = None
     if config_raw:
         config_path = Path(config_raw)
@@ -113,7 +118,62 @@ def read_settings(config: pytest.Config, level: str, env: Mapping[str, str] = os
         lock_timeout=parse_seconds("dryci_lock_timeout", str(config.getini("dryci_lock_timeout"))),
         problem=problem,
         level=Level(level),
+        key_options=key_options(config),
+        plugin_distributions=plugins[0],
+        plugin_modules=plugins[1],
     )
+
+
+# Options that change outcomes, by their `config.option` dest; their values come from the command
+# line, PYTEST_ADDOPTS and the `addopts` ini alike (pytest parses all three into the same options).
+_KEY_OPTIONS = (
+    ("-W", "pythonwarnings"),
+    ("-o", "override_ini"),
+    ("-p", "plugins"),
+    ("--import-mode", "importmode"),
+    ("--runxfail", "runxfail"),
+    ("--strict-markers", "strict_markers"),
+    ("--strict-config", "strict_config"),
+    ("--strict", "strict"),
+    ("--assert", "assertmode"),
+)
+_KEY_INIS = ("filterwarnings", "xfail_strict")
+
+
+def key_options(config: pytest.Config) -> tuple[tuple[str, str], ...]:
+    """The outcome-changing options and ini values of this run, as key parts."""
+    parts = []
+    for flag, dest in _KEY_OPTIONS:
+        value = getattr(config.option, dest, None)
+        if value not in (None, False, [], ()):
+            parts.append((flag, repr(value)))
+    for name in _KEY_INIS:
+        try:
+            value = config.getini(name)
+        except (ValueError, KeyError):
+            continue
+        if value not in (None, False, [], (), ""):
+            parts.append((f"ini:{name}", repr(value)))
+    return tuple(parts)
+
+
+def loaded_plugins(config: pytest.Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Distributions of the plugins pytest loaded by entry point, and the modules registered as plugins
+    from outside the project (``-p name``, a conftest's ``pytest_plugins``)."""
+    import types
+
+    manager = config.pluginmanager
+    dists = sorted(
+        {str(dist.metadata["name"] or "") for _plugin, dist in manager.list_plugin_distinfo()} - {""}
+    )
+    root = str(config.rootpath)
+    modules = set()
+    for plugin in manager.get_plugins():
+        if isinstance(plugin, types.ModuleType):
+            file = getattr(plugin, "__file__", None) or ""
+            if not file.startswith(root):
+                modules.add(plugin.__name__)
+    return tuple(dists), tuple(sorted(modules))
 
 
 def provenance_from_env(env: Mapping[str, str]) -> Provenance:

@@ -43,6 +43,7 @@ class RecordInputs:
     shared: Collection[Unit]  # ran for every test of the file this run
     carried: Collection[str] = ()  # node ids the function level skipped this run
     skipped: Collection[str] = ()  # node ids skipped for a reason the key decides
+    distributions: str = ""  # digest of the file's own distributions ('' when it imports none)
 
 
 def build_record(
@@ -102,7 +103,7 @@ def build_record(
                 # What ran for every test then still counts for this one, shared now or not.
                 tests[test_id] = (seconds_of[test_id], (old_tests[test_id] | old_shared) - shared)
     return encode_record(
-        salt=keys.salt,
+        salt=keys.file_salt(inputs.distributions),
         snapshot=snapshot,
         closure=keys.closure(closure),
         test_count=inputs.test_count,

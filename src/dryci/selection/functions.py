@@ -3,7 +3,8 @@
 Made before collection, from the file's record alone, so a file none of whose tests ran changed code
 is never imported. A test re-runs, with the first reason found, when:
 
-- the config, environment salt or a global dependency changed (the record's salt differs);
+- the config, the environment, a distribution the file imports or a global dependency changed (the
+  record's salt differs);
 - a file joined or left the test file's closure;
 - a changed closure file is not Python, does not parse, or has no facts of its recorded content;
 - module-level code of a changed Python file changed (class bodies, decorators, defaults, globals);
@@ -99,7 +100,9 @@ def decide_file(
     """``closure``: the id of the file's closure now; ``changes``: its closure files whose content
     differs from the record's snapshot, with what changed in them."""
     if record.salt != salt:
-        return FileVerdict(record, "config, environment salt or global dependencies changed", {})
+        return FileVerdict(
+            record, "config, environment, a distribution it imports or global dependencies changed", {}
+        )
     if record.closure != closure:
         return FileVerdict(record, "a file joined or left its closure", {})
     for path in sorted(changes):

@@ -44,6 +44,13 @@ class Keys:
         message = "\0".join((kind, *parts)).encode("utf-8", "surrogateescape")
         return hashlib.blake2b(message, key=self._secret, digest_size=16).digest()
 
+    def file_salt(self, distributions: str) -> bytes:
+        """The salt of one test file's record: the identity's, and the digest of the distributions its
+        closure imports, so an upgrade of one makes that file's record unusable (every test re-runs)."""
+        if not distributions:
+            return self.salt
+        return self._mac("file-salt", self.salt.hex(), distributions)
+
     def record_key(self, test_path: str) -> str:
         """The 64-hex key a store keeps a test file's record under."""
         return hashlib.sha256(f"dryci-record-v2\0{self.identity}\0{test_path}".encode()).hexdigest()

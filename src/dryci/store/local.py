@@ -13,12 +13,13 @@ which dependency changed since then.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,23 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE units (digest TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
         "ALTER TABLE manifests RENAME TO last_passes",
     ),
+    # What outside the tree a last pass's key held: the file's own distributions in its row, the
+    # parts of every key (the same for all files of a run) once per digest.
+    (
+        "ALTER TABLE last_passes ADD COLUMN parts TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE last_passes ADD COLUMN environment TEXT",
+        "CREATE TABLE key_parts (digest TEXT PRIMARY KEY, parts TEXT NOT NULL) WITHOUT ROWID",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _json_object(text: str) -> dict[str, str] | None:
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 class _Corrupt(Exception):
@@ -80,6 +96,7 @@ class LastPass:
 
     dependency_hash: str
     files: Mapping[str, str]
+    parts: Mapping[str, str] = field(default_factory=dict)  # key parts outside the tree (name -> value)
 
 
 class LocalStore:
@@ -217,32 +234,62 @@ class LocalStore:
                         (key, entry.test_count, now, entry.tag, " ".join(sorted(entry.skipped))),
                     )
 
-    def save_last_passes(self, passes: Mapping[str, LastPass]) -> None:
-        """Remember, per test file, the dependencies it passed with."""
+    def save_last_passes(
+        self, passes: Mapping[str, LastPass], common: Mapping[str, str] | None = None
+    ) -> None:
+        """Remember, per test file, the dependencies it passed with; ``common``: the key parts all of
+        them share (kept once), which each pass's ``parts`` leaves out."""
+        environment = None
+        if common is not None:
+            text = json.dumps(dict(common), sort_keys=True)
+            environment = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
         with self._errors("save last passes"), self._write():
+            if environment is not None:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO key_parts (digest, parts) VALUES (?, ?)", (environment, text)
+                )
             self._db.executemany(
-                "INSERT INTO last_passes (path, dependency_hash, files) VALUES (?, ?, ?)"
+                "INSERT INTO last_passes (path, dependency_hash, files, parts, environment)"
+                " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (path) DO UPDATE SET dependency_hash = excluded.dependency_hash,"
-                " files = excluded.files",
+                " files = excluded.files, parts = excluded.parts, environment = excluded.environment",
                 [
-                    (path, m.dependency_hash, json.dumps(dict(m.files), sort_keys=True))
+                    (
+                        path,
+                        m.dependency_hash,
+                        json.dumps(dict(m.files), sort_keys=True),
+                        json.dumps(dict(m.parts), sort_keys=True),
+                        environment,
+                    )
                     for path, m in passes.items()
                 ],
             )
+            if environment is not None:
+                self._db.execute(
+                    "DELETE FROM key_parts WHERE digest NOT IN"
+                    " (SELECT environment FROM last_passes WHERE environment IS NOT NULL)"
+                )
 
     def last_passes(self, paths: Sequence[str]) -> dict[str, LastPass]:
         """The last pass of each of ``paths`` that has one (unreadable ones are left out)."""
         found: dict[str, LastPass] = {}
+        commons: dict[str, dict[str, str]] = {}
         with self._errors("read last passes"):
-            for path, dependency_hash, files in self._select(
-                "last_passes", "path, dependency_hash, files", paths
-            ):
-                try:
-                    decoded = json.loads(files)
-                except ValueError:
-                    continue
-                if isinstance(decoded, dict):
-                    found[path] = LastPass(dependency_hash, decoded)
+            rows = list(
+                self._select("last_passes", "path, dependency_hash, files, parts, environment", paths)
+            )
+            wanted = sorted({row[4] for row in rows if row[4] is not None})
+            for digest, text in self._select("key_parts", "digest, parts", wanted):
+                decoded = _json_object(text)
+                if decoded is not None:
+                    commons[digest] = decoded
+        for path, dependency_hash, files, parts, environment in rows:
+            decoded_files = _json_object(files)
+            if decoded_files is None:
+                continue
+            own = _json_object(parts) or {}
+            merged = {**commons.get(environment, {}), **own} if environment in commons else {}
+            found[path] = LastPass(dependency_hash, decoded_files, merged)
         return found
 
     # -- function level --------------------------------------------------------------------------

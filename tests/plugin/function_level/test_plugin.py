@@ -93,7 +93,9 @@ def test_a_global_dependency_change_reruns_every_test(project):
     (project.path / "global.cfg").write_text("setting = 2\n")
     result = run(project)
     assert ran(result) == ALL
-    assert set(explained(result).values()) == {"config, environment salt or global dependencies changed"}
+    assert set(explained(result).values()) == {
+        "config, environment, a distribution it imports or global dependencies changed"
+    }
 
 
 def test_tests_skipped_by_precise_mode_stay_skipped_in_later_runs(project):
