@@ -16,6 +16,10 @@ from dryci import __version__
 from dryci.console import stdout_closed
 from dryci.exceptions import DryciError
 
+# Commands whose modules import the server extra's packages (FastAPI, uvicorn, psycopg) when they run.
+NEEDS_SERVER_EXTRA = frozenset({"admin", "server"})
+SERVER_EXTRA_HINT = 'pip install "pytest-dryci[server]"'
+
 # command -> (module, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("dryci.server.admin_cli", "manage users, projects, tokens and cached entries of a server"),
@@ -35,7 +39,11 @@ def _usage() -> str:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args:
+        # No command is a usage error (as in git and pip): a script that forgot it must not pass.
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
         print(_usage())
         return 0
     if args[0] in ("-V", "--version"):
@@ -45,21 +53,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     if name not in COMMANDS:
         print(f"dryci: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module_name = COMMANDS[name][0]
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and not module_name.startswith(exc.name):
-            print(
-                f"dryci {name}: missing dependency {exc.name!r}; "
-                f'install it with: pip install "pytest-dryci[server]"',
-                file=sys.stderr,
-            )
-            return 2
-        raise
-    command: Callable[[list[str], str], int] = module.main
-    try:
+        module = importlib.import_module(COMMANDS[name][0])
+        command: Callable[[list[str], str], int] = module.main
+        # The server command imports uvicorn and the app only once its arguments are valid: a missing
+        # extra shows up here as well as at import.
         return command(rest, f"dryci {name}")
+    except ModuleNotFoundError as exc:
+        missing = _missing_extra(name, exc)
+        if missing is None:
+            raise
+        print(missing, file=sys.stderr)
+        return 2
     except DryciError as exc:
         print(f"dryci {name}: error: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +72,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         return stdout_closed()
+
+
+def _missing_extra(name: str, exc: ModuleNotFoundError) -> Optional[str]:
+    """The one line for a package of the server extra that is not installed; None for anything else
+    (DryCI's own modules missing is a broken install, and its traceback is the useful report)."""
+    top = (exc.name or "").split(".")[0]
+    if name not in NEEDS_SERVER_EXTRA or not top or top == "dryci":
+        return None
+    return f"dryci {name}: needs the server extra (module {top!r} is not installed): {SERVER_EXTRA_HINT}"
 
 
 if __name__ == "__main__":

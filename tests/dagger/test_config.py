@@ -196,6 +196,13 @@ def test_invalid_yaml_and_toml_name_the_file(tmp_path: Path) -> None:
         assert info.value.file == str(path)
 
 
+def test_invalid_yaml_is_one_line_with_the_file_line_and_column(tmp_path: Path) -> None:
+    path = _write(tmp_path / "repo_dagger.yaml", 'inputs: "tests/*.py"\npath_rules:\n  "a": b: c\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: invalid YAML at line 3, column 9: mapping values are not allowed here"
+
+
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file") as info:
         load_config(tmp_path / "nope.yaml")

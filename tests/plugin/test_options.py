@@ -69,6 +69,34 @@ def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(
     assert result.ret == 0
 
 
+def test_invalid_yaml_means_one_line_with_the_path_line_and_column_and_every_test_runs(
+    project: pytest.Pytester,
+) -> None:
+    config = project.path / "repo_dagger.yaml"
+    config.write_text('inputs: "tests/**/test_*.py"\npath_rules:\n  "**/*.py": visit: x\n')
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert (
+        f"dryci: {config}: invalid YAML at line 3, column 19: mapping values are not allowed here "
+        "(running all tests)"
+    ) in result.stdout.lines
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_inputs_glob_matching_nothing_is_a_warning_naming_the_key(project: pytest.Pytester) -> None:
+    config = project.path / "repo_dagger.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace('inputs: "tests/**/test_*.py"', 'inputs: ["tests/**/test_*.py", "test/**/test_*.py"]')
+    )
+    assert config.read_text() != text
+    result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert f"dryci: warning: inputs: 'test/**/test_*.py' matches no file under {project.path}" in (
+        result.stdout.lines
+    )
+
+
 def test_the_canary_reruns_cached_tests_and_reports_a_stale_entry_loudly(project: pytest.Pytester) -> None:
     # The test reads a file no rule names: a missing dependency rule, the canary's reason to exist.
     write(project.path / "hidden.txt", "ok\n")

@@ -87,7 +87,12 @@ def _input_list(
     if input_files is None:
         found: set[str] = set()
         for pattern in config.inputs:
-            found.update(tree.glob(pattern, "."))
+            matched = tree.glob(pattern, ".")
+            if not matched:
+                # Otherwise silent: the tests it meant get no hash, so they always run and the cache
+                # looks broken.
+                warnings.append(f"inputs: {pattern!r} matches no file under {config.base_dir}")
+            found.update(matched)
         return sorted(found)
     base = str(config.base_dir)
     chosen: set[str] = set()

@@ -169,12 +169,26 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+            raise ConfigError(_yaml_problem(exc), file=file) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of keys at the top level, got {_kind(data)}", file=file)
     return data
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """``invalid YAML at line 3, column 7: mapping values are not allowed here``: PyYAML's own text
+    quotes the line with a caret and calls the file ``"<unicode string>"``, on several lines."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    if context:
+        problem = f"{problem} ({context})"
+    if mark is None:
+        return f"invalid YAML: {problem}"
+    # PyYAML counts lines and columns from 0; editors and compilers count from 1.
+    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def _build(data: dict[str, Any], path: Path, content_hash: str) -> Config:

@@ -135,6 +135,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(session), SESSION_PLUGIN_NAME + "-xdist")
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    # pytest's terminal writes the header after every other sessionstart hook: the session has
+    # planned by then. Without the session module imported, DryCI is off.
+    if "dryci.plugin.session" not in sys.modules:
+        return []
+    from dryci.plugin.report import session_header
+
+    return session_header(config)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     # Give the tracer back even when the session never started (--help, a usage error). Without
     # the module imported, nothing was recorded.

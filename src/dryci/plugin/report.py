@@ -1,4 +1,8 @@
-"""What the plugin tells the user: the one summary line, and the ``--dryci-explain`` section.
+"""What the plugin tells the user: the session header, the one summary line, and the ``--dryci-explain``
+section.
+
+The header (``pytest_report_header``, next to pytest's rootdir and configfile lines) says what this run
+works with: the config, the store, the level, and how many test files were analyzed and are fully cached.
 
 The explain section has one line per test file that ran, with the file level's reason (what changed
 since its last pass), and under it, for tests the function level decided, each test's own reason.
@@ -8,7 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from dryci.exceptions import StoreUnavailable
 from dryci.store.local import LastPass
@@ -21,13 +29,71 @@ from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.selection.files import FilePlan
 
 __all__ = [
+    "HeaderState",
     "current_digests",
     "dryci_summary",
     "explain_file",
     "explain_lines",
     "format_seconds",
     "format_summary",
+    "header_lines",
+    "session_header",
 ]
+
+INFERRED_CONFIG = "dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)"
+
+
+@dataclass(frozen=True)
+class HeaderState:
+    config: str | None  # the config file as shown; None: inferred in memory
+    store: str  # where results are read from, as shown
+    level: str
+    analyzed: int  # test files with a dependency hash
+    fully_cached: int  # of those, the files whose every test is cached (not even imported)
+
+
+def header_lines(state: HeaderState) -> list[str]:
+    """e.g. ``dryci: config repo_dagger.yaml, store .pytest_cache/d/dryci (local), file level`` and
+    ``dryci: 3 test files analyzed, 3 fully cached``."""
+    lines = [] if state.config is not None else [INFERRED_CONFIG]
+    config = f"config {state.config}, " if state.config is not None else ""
+    lines.append(f"dryci: {config}store {state.store}, {state.level} level")
+    analyzed = _plural(state.analyzed, "test file")
+    lines.append(f"dryci: {analyzed} analyzed, {state.fully_cached:,} fully cached")
+    return lines
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def session_header(config: pytest.Config) -> list[str]:
+    """The header lines of this run's DryCI session; none when DryCI is off, on xdist workers, or when
+    planning failed (that already said why in one line)."""
+    from dryci.dagger import find_config
+    from dryci.plugin.session import session_key
+
+    session = config.stash.get(session_key, None)
+    if session is None or session.is_worker or session.planned is None:
+        return []
+    planned, settings, root = session.planned, session.settings, config.rootpath
+    config_path = settings.config_path or find_config(root)
+    if settings.server is not None:
+        store = f"{settings.server} (shared)"
+    else:
+        cache_dir = session.cache_dir()
+        store = f"{_shown(cache_dir, root)} (local)" if cache_dir is not None else "none"
+    state = HeaderState(
+        config=_shown(Path(config_path).resolve(), root) if config_path is not None else None,
+        store=store,
+        level=settings.level.value,
+        analyzed=len(planned.analysis.hashes),
+        fully_cached=len(planned.selection.uncollected()),
+    )
+    return header_lines(state)
 
 
 def format_seconds(seconds: float) -> str:
