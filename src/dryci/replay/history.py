@@ -112,6 +112,10 @@ def scratch_worktree(repo: Path) -> Iterator[Path]:
 
 
 def checkout(worktree: Path, sha: str) -> None:
-    """Check out ``sha`` and drop every file the previous commit's run left behind."""
+    """Check out ``sha`` and drop every file the previous commit's run left behind.
+
+    ``__pycache__`` goes too: a .pyc is trusted by its source's mtime (whole seconds) and size, and a
+    same-size edit checked out within the second would otherwise run the previous commit's code.
+    """
     git(worktree, "checkout", "--detach", "--force", "--quiet", sha)
     git(worktree, "clean", "-fdxq")

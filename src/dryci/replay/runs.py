@@ -139,7 +139,6 @@ def child_env(worktree: Path, env: Mapping[str, str] = os.environ) -> dict[str, 
     the worktree first on the import path."""
     clean = {k: v for k, v in env.items() if not (k.startswith("DRYCI_") and k != "DRYCI_SALT")}
     clean["PYTHONPATH"] = import_path(worktree, env)
-    clean["PYTHONDONTWRITEBYTECODE"] = "1"  # no stale .pyc between commits whose sources share an mtime
     return clean
 
 
