@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("dryci.server.admin_cli", "manage users, projects, tokens and cached entries of a server"),
     "deps": ("dryci.dagger.deps_cli", "dependency analysis: hashes, closures, `why`, graphs"),
     "init": ("dryci.dagger.init_cli", "write a repo_dagger.yaml that fits this repository"),
+    "replay": ("dryci.replay.cli", "replay the last commits: what DryCI would have run, saved and missed"),
     "server": ("dryci.server.cli", "run the shared cache server (needs pytest-dryci[server])"),
     "verify": ("dryci.verify.cli", "run tests and report files the dependency graph misses"),
 }
