@@ -106,7 +106,8 @@ def ran(result: pytest.RunResult) -> set[str]:
 
 
 def summary(result: pytest.RunResult) -> str:
-    lines = [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached" in line]
+    # The summary, not the session header's "dryci: N test files analyzed, M fully cached".
+    lines = [line for line in result.stdout.lines if re.match(r"dryci: [\d,]+ of [\d,]+ tests? cached", line)]
     assert len(lines) == 1, result.stdout.str()
     return lines[0]
 
