@@ -126,20 +126,10 @@ def test_session_fixtures_and_teardown_are_global(recorded):
     assert ("lib.py", "for_session") not in recorded.files["test_lib.py"]
 
 
-def test_what_a_modules_import_runs_is_an_import_group_of_that_module(recorded):
+def test_a_window_that_imports_project_modules_is_an_import_group_of_them(recorded):
     groups = {group.modules: group.units for group in recorded.imports}
-    assert {("lib.py", "<module>"), ("lib.py", "at_import")} <= groups[frozenset({"lib.py"})]
-    # The test module's import ran lib's import too: its importers see lib's globals through it.
-    assert {("test_lib.py", "<module>"), ("lib.py", "at_import")} <= groups[frozenset({"test_lib.py"})]
-    assert ("late.py", "<module>") in groups[frozenset({"late.py"})]
-
-
-def test_what_a_test_runs_around_a_lazy_import_is_not_lent_to_the_modules_importers(recorded):
-    # test_imports_late imports late in its call phase, then calls late_value: only the import's
-    # own code counts for every importer of late.py; the call stays the test's.
-    late = next(group.units for group in recorded.imports if group.modules == frozenset({"late.py"}))
-    assert ("late.py", "late_value") not in late
-    assert ("test_lib.py", "test_imports_late") not in late
+    assert {("lib.py", "<module>"), ("lib.py", "at_import")} <= groups[frozenset({"lib.py", "test_lib.py"})]
+    assert {("late.py", "<module>"), ("late.py", "late_value")} <= groups[frozenset({"late.py"})]
 
 
 def test_a_call_phase_that_imports_keeps_what_it_ran_as_its_own(recorded):

@@ -72,7 +72,7 @@ class UnitRecorder:
             unit = self._unit(code)
             if unit is not None:
                 units.add(unit)
-                if code.co_name == "<module>" and unit[1] == MODULE and not self.inert(unit[0]):
+                if code.co_name == "<module>" and unit[1] == MODULE and not self._inert(unit[0]):
                     modules.add(unit[0])
         return Window(frozenset(units), frozenset(modules))
 
@@ -115,7 +115,7 @@ class UnitRecorder:
             return None  # a virtualenv or tool directory inside the project
         return relative.as_posix()
 
-    def inert(self, path: str) -> bool:
+    def _inert(self, path: str) -> bool:
         """Importing ``path`` leaves no state for importers: it makes no import group."""
         units = self._units(path)
         return units is not None and units.inert

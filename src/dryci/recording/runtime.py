@@ -46,7 +46,6 @@ from typing import Any
 
 import pytest
 
-from dryci.recording.imports import ImportWatcher
 from dryci.recording.recording import Unit, UnitRecorder
 from dryci.tracing import CodeTracer, make_code_tracer
 
@@ -157,36 +156,11 @@ class Recording:
         self.spawned = False
         self.unrecordable: str | None = None
         self._untraced: set[str] = set()
-        # Imports of project modules under way, innermost last: (module path, units run so far).
-        self._importing: list[tuple[str | None, set[Unit]]] = []
-        self._watcher: ImportWatcher | None = None
         _listen(self)
         self._tracer.start()
 
     def attach(self, root: str | os.PathLike[str]) -> None:
         self._recorder = UnitRecorder(root, self._tracer)
-        self._watcher = ImportWatcher(os.fspath(root), self._begin_import, self._end_import)
-        self._watcher.install()
-
-    def _begin_import(self, path: str) -> None:
-        """A project module's code starts: what ran so far stays with the window's owner."""
-        if self._recorder is None or not self._running:
-            return
-        self._close_window()
-        self._importing.append((self._recorder.relative(path), set()))
-
-    def _end_import(self) -> None:
-        """The module's code ended: what its import ran counts for its importers (an import group),
-        for the imports around it (they ran it too) and for the window's owner."""
-        if not self._importing:
-            return
-        self._close_window()  # into the import's units (and the owner's)
-        module, units = self._importing.pop()
-        if self._importing:
-            self._importing[-1][1].update(units)
-        recorder = self._recorder
-        if module is not None and units and recorder is not None and not recorder.inert(module):
-            self._imports.setdefault(frozenset({module}), set()).update(units)
 
     def _close_window(self, *, restart: bool = True, rearm: bool = True) -> None:
         """Give the current window to its owner (and to an import group) and start the next.
@@ -216,11 +190,7 @@ class Recording:
             self._classes.setdefault(owner, set()).update(window.units)
         else:
             self._global.update(window.units)
-        if self._importing:
-            self._importing[-1][1].update(window.units)  # its group forms when the import ends
-        elif window.modules:
-            # Module code that ran outside a watched import (exec, runpy, a loader called directly):
-            # the whole window counts for the importers.
+        if window.modules:
             self._imports.setdefault(window.modules, set()).update(window.units)
 
     def _push(self, owner: _Owner) -> None:
@@ -319,16 +289,10 @@ class Recording:
             if self.unrecordable is None:
                 self.unrecordable = "the recording stopped before the session finished"
             self._running = False
-            self._unwatch()
             self._tracer.stop()
             self._tracer.close()
             if self in _listening:
                 _listening.remove(self)
-
-    def _unwatch(self) -> None:
-        if self._watcher is not None:
-            self._watcher.uninstall()
-            self._watcher = None
 
     def finish(self) -> Recorded:
         """Stop for good (the tracer is given back) and return what was recorded."""
@@ -339,7 +303,6 @@ class Recording:
             else:
                 self._tracer.stop()
             self._running = False
-            self._unwatch()
             self._tracer.close()
             if self in _listening:
                 _listening.remove(self)
