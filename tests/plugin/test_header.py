@@ -10,17 +10,16 @@ from dryci.plugin.report import INFERRED_CONFIG, HeaderState, header_lines
 def test_the_header_names_the_config_and_store_and_counts_the_files() -> None:
     state = HeaderState("repo_dagger.yaml", ".pytest_cache/d/dryci (local)", "file", 1310, 1204)
     assert header_lines(state) == [
-        "dryci: config repo_dagger.yaml, store .pytest_cache/d/dryci (local), file level",
-        "dryci: 1,310 test files analyzed, 1,204 fully cached",
+        "dryci config: repo_dagger.yaml; store: .pytest_cache/d/dryci (local); level: file",
+        "dryci test files: 1,310 analyzed, 1,204 fully cached",
     ]
 
 
-def test_an_inferred_config_is_said_first_in_the_header() -> None:
+def test_an_inferred_config_is_said_in_the_header() -> None:
     state = HeaderState(None, "https://cache.example (shared)", "function", 1, 0)
     assert header_lines(state) == [
-        INFERRED_CONFIG,
-        "dryci: store https://cache.example (shared), function level",
-        "dryci: 1 test file analyzed, 0 fully cached",
+        f"dryci config: {INFERRED_CONFIG}; store: https://cache.example (shared); level: function",
+        "dryci test files: 1 analyzed, 0 fully cached",
     ]
 
 
@@ -31,11 +30,11 @@ def test_the_session_header_says_how_many_files_the_second_run_leaves_unimported
     lines = first.stdout.lines
     header = lines[: lines.index("rootdir: " + str(project.path))]
     assert header[-2:] == [
-        "dryci: config repo_dagger.yaml, store .pytest_cache/d/dryci (local), file level",
-        "dryci: 4 test files analyzed, 0 fully cached",
+        "dryci config: repo_dagger.yaml; store: .pytest_cache/d/dryci (local); level: file",
+        "dryci test files: 4 analyzed, 0 fully cached",
     ]
     second = project.runpytest("--dryci")
-    assert "dryci: 4 test files analyzed, 4 fully cached" in second.stdout.lines
+    assert "dryci test files: 4 analyzed, 4 fully cached" in second.stdout.lines
 
 
 def test_the_header_says_when_the_config_is_inferred_before_any_test_runs(project: pytest.Pytester) -> None:
@@ -43,7 +42,8 @@ def test_the_header_says_when_the_config_is_inferred_before_any_test_runs(projec
     result = project.runpytest("--dryci")
     lines = result.stdout.lines
     start = next(i for i, line in enumerate(lines) if "test session starts" in line)
-    assert INFERRED_CONFIG in lines[start : lines.index("rootdir: " + str(project.path))]
+    header = lines[start : lines.index("rootdir: " + str(project.path))]
+    assert f"dryci config: {INFERRED_CONFIG}; store: .pytest_cache/d/dryci (local); level: file" in header
 
 
 def test_a_shared_store_is_named_in_the_header(project: pytest.Pytester, env: pytest.MonkeyPatch) -> None:
@@ -51,10 +51,10 @@ def test_a_shared_store_is_named_in_the_header(project: pytest.Pytester, env: py
     env.setenv("DRYCI_SERVER", "http://127.0.0.1:9")
     env.setenv("DRYCI_TIMEOUT", "1")
     result = project.runpytest("--dryci", "--dryci-no-publish")
-    line = "dryci: config repo_dagger.yaml, store http://127.0.0.1:9 (shared), file level"
+    line = "dryci config: repo_dagger.yaml; store: http://127.0.0.1:9 (shared); level: file"
     assert line in result.stdout.lines
 
 
 def test_without_dryci_the_header_has_no_dryci_line(project: pytest.Pytester) -> None:
     result = project.runpytest()
-    assert not [line for line in result.stdout.lines if line.startswith("dryci:")]
+    assert not [line for line in result.stdout.lines if line.startswith("dryci")]

@@ -29,18 +29,20 @@ from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.selection.files import FilePlan
 
 __all__ = [
+    "Explanation",
     "HeaderState",
     "current_digests",
     "dryci_summary",
     "explain_file",
     "explain_lines",
+    "explanations",
     "format_seconds",
     "format_summary",
     "header_lines",
     "session_header",
 ]
 
-INFERRED_CONFIG = "dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)"
+INFERRED_CONFIG = "inferred (no repo_dagger.yaml; `dryci init` writes one)"
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,17 @@ class HeaderState:
 
 
 def header_lines(state: HeaderState) -> list[str]:
-    """e.g. ``dryci: config repo_dagger.yaml, store .pytest_cache/d/dryci (local), file level`` and
-    ``dryci: 3 test files analyzed, 3 fully cached``."""
-    lines = [] if state.config is not None else [INFERRED_CONFIG]
-    config = f"config {state.config}, " if state.config is not None else ""
-    lines.append(f"dryci: {config}store {state.store}, {state.level} level")
-    analyzed = _plural(state.analyzed, "test file")
-    lines.append(f"dryci: {analyzed} analyzed, {state.fully_cached:,} fully cached")
-    return lines
+    """e.g. ``dryci config: repo_dagger.yaml; store: .pytest_cache/d/dryci (local); level: file`` and
+    ``dryci test files: 3 analyzed, 3 fully cached``.
+
+    Like pytest's own ``rootdir:`` and ``configfile:`` lines, each is labelled; none starts with
+    ``dryci: ``, the prefix of the run's status lines, which scripts read.
+    """
+    config = state.config if state.config is not None else INFERRED_CONFIG
+    return [
+        f"dryci config: {config}; store: {state.store}; level: {state.level}",
+        f"dryci test files: {state.analyzed:,} analyzed, {state.fully_cached:,} fully cached",
+    ]
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -226,15 +231,27 @@ def dryci_summary(outcome: RunOutcome, counts: RunCounts, notes: Sequence[str], 
     return lines
 
 
-def explain_lines(outcome: RunOutcome, planned: Planned) -> list[str]:
-    """One ``path: reason`` line per test file that ran, with the function level's reasons below."""
+@dataclass(frozen=True)
+class Explanation:
+    """Why one test file's tests ran: the file level's reason, and each test's own where the function
+    level decided it."""
+
+    path: str
+    reason: str
+    ran: int  # tests of the file that ran
+    tests: tuple[tuple[str, str], ...] = ()  # (test name, reason)
+
+
+def explanations(outcome: RunOutcome, planned: Planned) -> list[Explanation]:
+    """One explanation per test file that ran, sorted by path. Reads the local store's last passes:
+    call it before the stores close."""
     ran = outcome.ran_by_file()
     passes: dict[str, LastPass] = {}
     if planned.local is not None:
         with contextlib.suppress(StoreUnavailable):
             passes = planned.local.last_passes(sorted(ran))
     analysis, selection = planned.analysis, outcome.selection
-    lines = []
+    out = []
     for path in sorted(ran):
         file_plan = selection.plan.files.get(path)
         last = passes.get(path)
@@ -248,12 +265,22 @@ def explain_lines(outcome: RunOutcome, planned: Planned) -> list[str]:
             last.parts if last else None,
             analysis.key_parts(path) if last is not None and last.parts else None,
         )
-        lines.append(f"{path}: {reason}")
+        tests = []
         if path in selection.verdicts:
             for name in sorted(n for n in ran[path] if n):
                 decision = selection.decide(path, name)
                 if decision is not None and not decision.skip:
-                    lines.append(f"  {path}::{name}: {decision.reason}")
+                    tests.append((name, decision.reason))
+        out.append(Explanation(path, reason, len(ran[path]), tuple(tests)))
+    return out
+
+
+def explain_lines(outcome: RunOutcome, planned: Planned) -> list[str]:
+    """One ``path: reason`` line per test file that ran, with the function level's reasons below."""
+    lines = []
+    for explained in explanations(outcome, planned):
+        lines.append(f"{explained.path}: {explained.reason}")
+        lines.extend(f"  {explained.path}::{name}: {reason}" for name, reason in explained.tests)
     return lines
 
 
