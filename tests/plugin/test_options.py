@@ -56,7 +56,7 @@ def test_no_config_at_all_means_one_line_and_an_inferred_config(project: pytest.
     (project.path / "repo_dagger.yaml").unlink()
     result = project.runpytest("--dryci")
     result.assert_outcomes(passed=ALL_TESTS)
-    result.stdout.fnmatch_lines(["dryci: no repo_dagger.yaml; using an inferred config (run `dryci init`*"])
+    result.stdout.fnmatch_lines(["dryci config: inferred (no repo_dagger.yaml; `dryci init` writes one); *"])
 
 
 def test_a_bad_config_means_one_line_naming_file_and_key_and_every_test_runs(

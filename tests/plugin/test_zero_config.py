@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from dryci.dagger import find_config
+from dryci.plugin.report import INFERRED_CONFIG
 from tests.dagger.layouts import DATA, LAYOUTS, write_layout
 
-INFERRED = "dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)"
+# The session header says it, next to pytest's rootdir and configfile lines.
+INFERRED = f"dryci config: {INFERRED_CONFIG}; store: *"
 
 
 # tests-at-top has a `tests` package, which this repository's own tests already put in sys.modules of an
@@ -50,4 +52,5 @@ def test_a_written_config_wins_over_inference(pytester: pytest.Pytester) -> None
     pytester.path.joinpath("repo_dagger.yaml").write_text('inputs: "tests/test_core.py"\n', encoding="utf-8")
     result = pytester.runpytest("--dryci")
     result.assert_outcomes(passed=2)
-    assert INFERRED not in result.stdout.str()
+    assert "dryci config: repo_dagger.yaml; " in result.stdout.str()
+    assert INFERRED_CONFIG not in result.stdout.str()
