@@ -52,28 +52,9 @@ def test_a_run_that_re_ran_many_files_lists_the_first_hundred_folded() -> None:
     assert "| and 150 more files | | |" in markdown
 
 
-# The session's wiring: the call DryciSession.pytest_sessionfinish makes at the end of the run, before
-# the stores close. Until the session makes it, this conftest does.
-WIRING = """
-import pytest
-
-from dryci.plugin.ci_summary import github_step_summary
-from dryci.plugin.report import explanations
-from dryci.plugin.session import session_key
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session):
-    dryci = session.config.stash[session_key]
-    outcome = dryci.outcome()
-    dryci.notes.extend(github_step_summary(outcome, lambda: explanations(outcome, dryci.planned)))
-"""
-
-
 def test_a_real_run_appends_its_summary_to_the_step_summary_file(
     project: pytest.Pytester, env: pytest.MonkeyPatch
 ) -> None:
-    (project.path / "conftest.py").write_text(WIRING)
     summary = project.path / "step_summary.md"
     env.setenv("GITHUB_STEP_SUMMARY", str(summary))
     project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)

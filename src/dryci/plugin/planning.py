@@ -60,7 +60,6 @@ def _analyze(
             from dryci.dagger.infer import inferred_config
 
             dagger_config = inferred_config(rootpath)
-            say("dryci: no repo_dagger.yaml; using an inferred config (run `dryci init` to write one)")
         else:
             dagger_config = load_config(config_path)
         analyzer_cache = cache_dir / "dagger" if cache_dir is not None else None

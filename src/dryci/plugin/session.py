@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dryci.exceptions import StoreUnavailable
+from dryci.plugin.ci_summary import github_step_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.plugin.planning import RUNNING_ALL, Planned, plan_run
 from dryci.plugin.publishing import publish_results, save_records
-from dryci.plugin.report import dryci_summary, explain_lines
+from dryci.plugin.report import dryci_summary, explain_lines, explanations
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
 from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome
@@ -305,6 +306,7 @@ class DryciSession:
             return
         if self.settings.explain:
             self.explanations = explain_lines(outcome, planned)
+        self.notes.extend(github_step_summary(outcome, lambda: explanations(outcome, planned)))
         if planned.publish:
             self.notes.extend(publish_results(outcome, planned, counts))
             self.notes.extend(save_records(outcome, planned, self._recorded()))

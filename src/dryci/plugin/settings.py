@@ -145,6 +145,9 @@ def key_options(config: pytest.Config) -> tuple[tuple[str, str], ...]:
     parts = []
     for flag, dest in _KEY_OPTIONS:
         value = getattr(config.option, dest, None)
+        if dest in ("override_ini", "plugins") and isinstance(value, list):
+            # DryCI's own settings (`-o dryci_lock_timeout=...`, `-p dryci...`) change no outcome.
+            value = [v for v in value if not str(v).split("=", 1)[0].strip().startswith("dryci")]
         if value not in (None, False, [], ()):
             parts.append((flag, repr(value)))
     for name in _KEY_INIS:

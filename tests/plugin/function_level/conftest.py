@@ -106,7 +106,7 @@ def ran(result: pytest.RunResult) -> set[str]:
 
 
 def summary(result: pytest.RunResult) -> str:
-    # The summary, not the session header's "dryci: N test files analyzed, M fully cached".
+    # The summary line, not a session header line.
     lines = [line for line in result.stdout.lines if re.match(r"dryci: [\d,]+ of [\d,]+ tests? cached", line)]
     assert len(lines) == 1, result.stdout.str()
     return lines[0]
