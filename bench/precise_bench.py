@@ -378,7 +378,7 @@ def write_results(
     not_more = sum(len(r.edit.ran) <= len(r.testmon.ran) for r in rows)
     out += [
         "",
-        f"False skips in total: {total_missed}. Precise mode re-ran no more tests than testmon in "
+        f"False skips in total: {total_missed}. Function level re-ran no more tests than testmon in "
         f"{not_more} of {len(rows)} edits; in total {sum(len(r.edit.ran) for r in rows)} tests against "
         f"testmon's {sum(len(r.testmon.ran) for r in rows)}. CPU of the edit reruns, DryCI / testmon: "
         f"median {median:.2f}x (from {ratios[0]:.2f}x to {ratios[-1]:.2f}x).",
