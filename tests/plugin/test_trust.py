@@ -177,7 +177,8 @@ def test_stopping_at_the_first_failure_publishes_only_finished_tests(project: py
     project.runpytest("--dryci", "-x", "tests/test_stop.py", "-p", "no:randomly").assert_outcomes(
         passed=1, failed=1
     )
-    again = project.runpytest("--dryci", "tests/test_stop.py", "-v")
+    # The same plugins as the first run: `-p` is part of the key.
+    again = project.runpytest("--dryci", "tests/test_stop.py", "-v", "-p", "no:randomly")
     again.assert_outcomes(skipped=1, passed=1, failed=1)
     assert ran(again) == {"tests/test_stop.py::test_b", "tests/test_stop.py::test_c"}
 
