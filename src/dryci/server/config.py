@@ -26,6 +26,7 @@ class Settings:
     dashboard_public: bool = False
     flush_seconds: float = 1.0  # how often usage counters and read times are written
     retention_interval_seconds: float = 3600.0
+    decode_slots: int = 2  # large request bodies decoded at once (memory: about 40 MB each at most)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
