@@ -148,14 +148,14 @@ class _Refused(Exception):
         self.error, self.prefix = error, prefix
 
 
-def _typed(route: str, raw: bytes) -> None:
+def _typed(route: str, raw: bytes | bytearray) -> None:
     try:
         _typed_shape(route, raw)
     except RecursionError:  # raw values are skipped by recursing into them: deep nesting ends here
         raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels", field="body") from None
 
 
-def _typed_shape(route: str, raw: bytes) -> None:
+def _typed_shape(route: str, raw: bytes | bytearray) -> None:
     try:
         shape = DECODERS[route].decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -169,7 +169,7 @@ def _typed_shape(route: str, raw: bytes) -> None:
                 raise _Refused(exc, f"{name}.{key}") from None
 
 
-def decode_body(route: str, raw: bytes) -> Any:
+def decode_body(route: str, raw: bytes | bytearray) -> Any:
     """The validated JSON value of a body for ``route``; ProtocolError naming where it does not fit."""
     try:
         _typed(route, raw)
