@@ -51,6 +51,7 @@ from dryci.server.ratelimit import RateLimiter
 from dryci.server.recorder import UsageRecorder, day_of
 
 log = logging.getLogger("dryci.server")
+BODY_TIMEOUT = 60.0
 
 
 @dataclass
@@ -78,10 +79,18 @@ async def read_body(request: Request) -> bytearray:
         raise ApiError(413, f"body of {int(declared)} bytes is larger than the limit of {MAX_BODY_BYTES}")
     # One growing buffer, not a list of chunks joined at the end: a large body is held once, not twice.
     body = bytearray()
-    async for chunk in request.stream():
-        if len(body) + len(chunk) > MAX_BODY_BYTES:
-            raise ApiError(413, f"body larger than the limit of {MAX_BODY_BYTES} bytes")
-        body += chunk
+
+    async def receive() -> None:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > MAX_BODY_BYTES:
+                raise ApiError(413, f"body larger than the limit of {MAX_BODY_BYTES} bytes")
+            body.extend(chunk)
+
+    try:
+        # A body that trickles in must not hold its connection (and its buffer) for ever.
+        await asyncio.wait_for(receive(), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"body not received within {BODY_TIMEOUT:g} s") from None
     return body  # the decoders read it in place
 
 
@@ -428,6 +437,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app_from_env() -> FastAPI:
     """uvicorn factory for worker processes (``--workers N``): settings come from the environment."""
     from dryci.server.backends import open_backend
+    from dryci.server.transport import GuardedHttpToolsProtocol
 
     settings = Settings.from_env()
+    GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
     return create_app(open_backend(settings.db), settings)
