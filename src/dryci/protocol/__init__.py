@@ -216,7 +216,7 @@ def decode_file_entry(value: object, where: str) -> FileEntry:
     unknown = set(value) - {"test_count", "tests", "skipped", "tag"}
     if unknown:
         raise ProtocolError(f"unknown field {sorted(unknown)[0]!r}", field=where)
-    count = value.get("test_count")
+    count = _integral(value.get("test_count"))
     if count is not None and (
         isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_IDS_PER_KEY
     ):
@@ -326,7 +326,13 @@ def keyed_items(value: object, where: str, values: str) -> Iterator[tuple[str, A
         yield key, item
 
 
+def _integral(value: object) -> object:
+    """567.0 is the integer 567, as JSON Schema says (and some JSON encoders write it)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _count(value: object, where: str) -> int:
+    value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise ProtocolError(f"expected an integer from 0 to {MAX_COUNT}", field=where)
     return value

@@ -1,10 +1,12 @@
 """The HTTP API: v1 (0.1.x wire format), v2, health, metrics, OpenAPI, docs and the dashboard.
 
-Handlers read the raw body themselves (size limit while streaming, strict JSON) and validate it with
-``dryci.protocol``; every failure is a 4xx (or a 503 when the database fails) with
-``{"detail": ..., "field": ...}``, never a 500. PostgreSQL work runs in worker threads so the event loop
-keeps accepting requests. With SQLite, reads and the validation of publishes run on the loop (cheaper
-than a thread hop) and a publish awaits the future the writer thread resolves after its commit.
+Handlers read the raw body themselves (size limit while streaming), decode it (``bodies.py``: typed
+first, then strict JSON) and validate it with ``dryci.protocol``; every failure is a 4xx (or a 503
+when the database fails) with ``{"detail": ..., "field": ...}``, never a 500. PostgreSQL work runs in
+worker threads so the event loop keeps accepting requests. With SQLite, reads and the validation of
+publishes of small bodies run on the loop (cheaper than a thread hop) and a publish awaits the future
+the writer thread resolves after its commit; bodies over 64 KiB are handled in worker threads, at
+most ``decode_slots`` at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,15 +42,16 @@ from dryci.server import schemas
 from dryci.server.apidocs import API_DOCS_HTML
 from dryci.server.auth import authenticate, bearer_token, require_write
 from dryci.server.backends.base import Backend, Principal
+from dryci.server.bodies import INLINE_BYTES, decode_body
 from dryci.server.config import Settings
 from dryci.server.dashboard import dashboard_router
 from dryci.server.errors import ApiError, AuthError
-from dryci.server.jsonbody import loads_strict
 from dryci.server.metrics import Metrics, MetricsMiddleware
 from dryci.server.ratelimit import RateLimiter
 from dryci.server.recorder import UsageRecorder, day_of
 
 log = logging.getLogger("dryci.server")
+BODY_TIMEOUT = 60.0
 
 
 @dataclass
@@ -69,19 +72,26 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytearray:
     """The body, or 413 as soon as Content-Length or the streamed bytes pass MAX_BODY_BYTES."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, f"body of {int(declared)} bytes is larger than the limit of {MAX_BODY_BYTES}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, f"body larger than the limit of {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    # One growing buffer, not a list of chunks joined at the end: a large body is held once, not twice.
+    body = bytearray()
+
+    async def receive() -> None:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > MAX_BODY_BYTES:
+                raise ApiError(413, f"body larger than the limit of {MAX_BODY_BYTES} bytes")
+            body.extend(chunk)
+
+    try:
+        # A body that trickles in must not hold its connection (and its buffer) for ever.
+        await asyncio.wait_for(receive(), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"body not received within {BODY_TIMEOUT:g} s") from None
+    return body  # the decoders read it in place
 
 
 def _retention_loop(state: ServerState, stop: threading.Event) -> None:
@@ -149,26 +159,37 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             require_write(principal)
         return principal
 
-    async def received(request: Request) -> tuple[str, bytes, float]:
+    async def received(request: Request) -> tuple[str, bytearray, float]:
         """The bearer token (401 before the body is read), the body and the request time."""
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
             raise AuthError("missing Authorization: Bearer token")
         return token, await read_body(request), time.time()
 
-    async def call(request: Request, work: Callable[[Principal, Any, float], Any], *, write: bool) -> Any:
+    # Large bodies are decoded (and handled) in worker threads, at most decode_slots at once: however
+    # many arrive, their memory is bounded and the event loop keeps serving everyone else.
+    slots = threading.BoundedSemaphore(settings.decode_slots)
+
+    def slot(raw: bytearray) -> AbstractContextManager[Any]:
+        return slots if len(raw) > INLINE_BYTES else nullcontext()
+
+    async def call(
+        request: Request, route: str, work: Callable[[Principal, Any, float], Any], *, write: bool
+    ) -> Any:
         token, raw, now = await received(request)
 
         def run() -> Any:
-            if write:  # a publish takes its own connection for the transaction: pin nothing meanwhile
-                return checked()
-            with backend.pinned():
-                return checked()
+            with slot(raw):  # taken before a pooled connection: a waiting body holds none
+                if write:  # a publish takes its own connection for the transaction: pin nothing meanwhile
+                    return checked()
+                with backend.pinned():
+                    return checked()
 
         def checked() -> Any:
-            return work(authorize(token, now, write=write), loads_strict(raw), now)
+            principal = authorize(token, now, write=write)
+            return work(principal, decode_body(route, raw), now)
 
-        if backend.local_reads and not write:
+        if backend.local_reads and not write and len(raw) <= INLINE_BYTES:
             return run()  # a local SQLite read costs less than the hop to a worker thread
         return await run_in_threadpool(run)
 
@@ -188,15 +209,24 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
 
     async def store(request: Request, decode: Callable[[Any], PublishRequest], api: str) -> int:
         """Validate and publish; with SQLite on the event loop, awaiting the writer's commit."""
+        route = f"{api}_publish"
         submit = getattr(backend, "submit_publish", None)
         if submit is None:  # PostgreSQL: auth, validation and the transaction in one worker thread
             stored: int = await call(
-                request, lambda p, data, now: publish(p, decode(data), api, now), write=True
+                request, route, lambda p, data, now: publish(p, decode(data), api, now), write=True
             )
             return stored
         token, raw, now = await received(request)
         principal = authorize(token, now, write=True)
-        publish_request = decode(loads_strict(raw))
+
+        def validated() -> PublishRequest:
+            with slot(raw):
+                return decode(decode_body(route, raw))
+
+        if len(raw) <= INLINE_BYTES:
+            publish_request = validated()
+        else:
+            publish_request = await run_in_threadpool(validated)
         stored = await asyncio.wrap_future(submit(principal, publish_request, api, now))
         return recorded(principal, publish_request, now, stored)
 
@@ -214,7 +244,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             count(principal, now, len(keys), answer.hits, answer.stale_keys)
             return Response(answer.body, media_type="application/json")
 
-        response: Response = await call(request, work, write=False)
+        response: Response = await call(request, "v1_query", work, write=False)
         return response
 
     @app.post(
@@ -243,7 +273,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             count(principal, now, len(keys), hits, result.stale_keys)
             return {"entries": [entry.to_json() for entry in result.entries]}
 
-        return _json(await call(request, work, write=False))
+        return _json(await call(request, "v2_query", work, write=False))
 
     @app.post(
         "/api/v2/publish",
@@ -275,7 +305,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                     found[kind] = answer.found
             return Response(records_answer_body(found), media_type="application/json")
 
-        response: Response = await call(request, work, write=False)
+        response: Response = await call(request, "records_query", work, write=False)
         return response
 
     @app.post(
@@ -289,7 +319,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         def work(principal: Principal, data: Any, now: float) -> Any:
             return {"stored": backend.publish_records(principal, decode_records_publish(data), now)}
 
-        return _json(await call(request, work, write=True))
+        return _json(await call(request, "records_publish", work, write=True))
 
     @app.get(
         "/api/v2/usage",
@@ -407,6 +437,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app_from_env() -> FastAPI:
     """uvicorn factory for worker processes (``--workers N``): settings come from the environment."""
     from dryci.server.backends import open_backend
+    from dryci.server.transport import GuardedHttpToolsProtocol
 
     settings = Settings.from_env()
+    GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
     return create_app(open_backend(settings.db), settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from dryci.exceptions import ConfigError
 from dryci.server.config import DEFAULT_DB, DEFAULT_LISTEN, SETTINGS_ENV, Settings, parse_listen
@@ -26,11 +27,26 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit",
         type=float,
-        default=50.0,
+        default=Settings.rate_limit,
         help="requests per second per token, 0 for none (default %(default)s)",
     )
     parser.add_argument(
-        "--rate-burst", type=int, default=100, help="burst allowance per token (default %(default)s)"
+        "--rate-burst",
+        type=int,
+        default=Settings.rate_burst,
+        help="burst allowance per token (default %(default)s: 200 CI shards starting at once)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=Settings.max_connections,
+        help="connections served at once; beyond, requests get 503 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=Settings.header_timeout,
+        help="seconds a request may take to send its headers (default %(default)s)",
     )
     parser.add_argument(
         "--retention-days",
@@ -51,9 +67,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     host, port = parse_listen(args.listen)
-    for name, value, low in (("--workers", args.workers, 1), ("--rate-burst", args.rate_burst, 1)):
+    for name, value, low in (
+        ("--workers", args.workers, 1),
+        ("--rate-burst", args.rate_burst, 1),
+        ("--max-connections", args.max_connections, 1),
+    ):
         if value < low:
             raise ConfigError(f"expected at least {low}, got {value}", key=name)
+    if args.header_timeout <= 0:
+        raise ConfigError("expected a positive number of seconds", key="--header-timeout")
     if args.rate_limit < 0 or args.retention_days <= 0:
         raise ConfigError(
             "expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days"
@@ -70,6 +92,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         retention_days=args.retention_days,
         max_entries=args.max_entries,
         dashboard_public=args.dashboard_public,
+        max_connections=args.max_connections,
+        header_timeout=args.header_timeout,
     )
 
 
@@ -88,7 +112,17 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
     if token is not None:
         print(f"{prog}: fresh database; the first admin token (shown only once):\n{token}", flush=True)
     log_level = "info"
+    # Connection limits (see transport.py): headers within header_timeout, idle keep-alive 5 s, and
+    # at most max_connections served at once (per worker process).
+    limits: dict[str, Any] = {
+        "http": "dryci.server.transport:GuardedHttpToolsProtocol",
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": 5,
+    }
     if settings.workers == 1:
+        from dryci.server.transport import GuardedHttpToolsProtocol
+
+        GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
         uvicorn.run(
             create_app(backend, settings),
             host=settings.host,
@@ -96,6 +130,7 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
             log_level=log_level,
             access_log=args.access_log,
             server_header=False,
+            **limits,
         )
         return 0
     backend.close()
@@ -109,6 +144,7 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         log_level=log_level,
         access_log=args.access_log,
         server_header=False,
+        **limits,
     )
     return 0
 

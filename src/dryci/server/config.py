@@ -19,13 +19,18 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    rate_limit: float = 50.0  # requests per second per token; 0 disables
-    rate_burst: int = 100
+    # One CI token fanning out to 200 shards that start together: a query and a publish each, some in
+    # batches, within seconds. Sustained 200/s per token still stops a runaway client.
+    rate_limit: float = 200.0  # requests per second per token; 0 disables
+    rate_burst: int = 1000
     retention_days: float = 30.0
     max_entries: int | None = None  # default per-project cap; a project's own cap wins
     dashboard_public: bool = False
     flush_seconds: float = 1.0  # how often usage counters and read times are written
     retention_interval_seconds: float = 3600.0
+    max_connections: int = 1000  # served at once per process; beyond, 503
+    header_timeout: float = 10.0  # seconds for a request's headers (slowloris)
+    decode_slots: int = 2  # large request bodies decoded at once (memory: about 40 MB each at most)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

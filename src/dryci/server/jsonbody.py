@@ -80,7 +80,7 @@ def _check_text(text: str) -> None:
         raise ProtocolError("string contains a lone surrogate", field=_printable(text)) from None
 
 
-def loads_strict(raw: bytes) -> Any:
+def loads_strict(raw: bytes | bytearray) -> Any:
     """Decode a request body or raise ProtocolError; never any other exception."""
     try:
         text = raw.decode("utf-8")

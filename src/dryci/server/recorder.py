@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dryci.exceptions import DryciError
+from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST
 from dryci.server.backends.base import Backend, UsageDay
 
 log = logging.getLogger("dryci.server")
@@ -27,6 +28,18 @@ class _Counts:
     tests_published: int = 0
     tests_skipped: int = 0
     seconds_saved: float = 0.0
+
+
+# What one publish may add to a day's counters: the most tests a run can hold (4,096 keys of 32,768
+# tests) and a year of seconds. A day's counter stops at COUNTER_CAP, far below a bigint's range, so
+# neither a client's claim nor a sum of them can overflow a column.
+MAX_TESTS_PER_PUBLISH = MAX_KEYS_PER_REQUEST * MAX_IDS_PER_KEY
+MAX_SECONDS_PER_PUBLISH = 366 * 86400.0
+COUNTER_CAP = 2**53
+
+
+def _clamp(value: int) -> int:
+    return max(0, min(value, COUNTER_CAP))
 
 
 def day_of(now: float) -> str:
@@ -67,9 +80,9 @@ class UsageRecorder:
     def publish(self, project_id: int, now: float, tests: int, skipped: int, seconds_saved: float) -> None:
         with self._lock:
             counts = self._counts[(project_id, day_of(now))]
-            counts.tests_published += tests
-            counts.tests_skipped += skipped
-            counts.seconds_saved += seconds_saved
+            counts.tests_published += min(tests, MAX_TESTS_PER_PUBLISH)
+            counts.tests_skipped += min(skipped, MAX_TESTS_PER_PUBLISH)
+            counts.seconds_saved += min(seconds_saved, MAX_SECONDS_PER_PUBLISH)
 
     def flush(self) -> None:
         with self._lock:
@@ -78,13 +91,20 @@ class UsageRecorder:
             record_touches, self._record_touches = self._record_touches, defaultdict(set)
         days = [
             UsageDay(
-                pid, day, c.queries, c.hits, c.misses, c.tests_published, c.tests_skipped, c.seconds_saved
+                pid,
+                day,
+                queries=_clamp(c.queries),
+                hits=_clamp(c.hits),
+                misses=_clamp(c.misses),
+                tests_published=_clamp(c.tests_published),
+                tests_skipped=_clamp(c.tests_skipped),
+                seconds_saved=min(c.seconds_saved, float(COUNTER_CAP)),
             )
             for (pid, day), c in counts.items()
         ]
+        if days:
+            self._add_usage(days)
         try:
-            if days:
-                self.backend.add_usage(days)
             now = time.time()
             for project_id, items in touches.items():
                 self.backend.touch(project_id, sorted(items), now)
@@ -92,6 +112,25 @@ class UsageRecorder:
                 self.backend.touch_records(project_id, kind, sorted(items), now)
         except DryciError as exc:
             log.warning("dryci: could not write usage counters: %s", exc)
+
+    def _add_usage(self, days: list[UsageDay]) -> None:
+        """All projects' counters in one write; if that fails, each project's alone, so that one
+        tenant's row that cannot be written never costs the others theirs."""
+        try:
+            self.backend.add_usage(days)
+            return
+        except DryciError as exc:
+            if len({d.project_id for d in days}) == 1:
+                log.warning("dryci: could not write usage counters: %s", exc)
+                return
+        by_project: dict[int, list[UsageDay]] = defaultdict(list)
+        for d in days:
+            by_project[d.project_id].append(d)
+        for project_id, own in sorted(by_project.items()):
+            try:
+                self.backend.add_usage(own)
+            except DryciError as exc:
+                log.warning("dryci: could not write the usage counters of project %d: %s", project_id, exc)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

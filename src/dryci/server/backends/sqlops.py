@@ -24,6 +24,7 @@ from dryci.server.backends.base import (
 from dryci.server.backends.packing import ids_json, merge, pack_ids, unpack, unpack_ids
 from dryci.server.backends.recordsql import RecordStatements
 
+COUNTER_CAP = 2**53
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
 
@@ -225,11 +226,9 @@ class SqlOps(RecordStatements, AdminStatements):
                                      seconds_saved)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (project_id, day) DO UPDATE SET
-                queries = usage_daily.queries + excluded.queries, hits = usage_daily.hits + excluded.hits,
-                misses = usage_daily.misses + excluded.misses,
-                tests_published = usage_daily.tests_published + excluded.tests_published,
-                tests_skipped = usage_daily.tests_skipped + excluded.tests_skipped,
-                seconds_saved = usage_daily.seconds_saved + excluded.seconds_saved""",
+                queries = {queries}, hits = {hits}, misses = {misses},
+                tests_published = {tests_published}, tests_skipped = {tests_skipped},
+                seconds_saved = {seconds_saved}""".format(**_CAPPED_SUMS),
             [
                 (
                     d.project_id,
@@ -244,6 +243,14 @@ class SqlOps(RecordStatements, AdminStatements):
                 for d in sorted(days, key=lambda d: (d.project_id, d.day))
             ],
         )
+
+
+# A day's counters stop at COUNTER_CAP (the recorder clamps what it adds): no sum overflows a bigint.
+_CAPPED_SUMS = {
+    name: f"CASE WHEN usage_daily.{name} + excluded.{name} > {COUNTER_CAP} THEN {COUNTER_CAP}"
+    f" ELSE usage_daily.{name} + excluded.{name} END"
+    for name in ("queries", "hits", "misses", "tests_published", "tests_skipped", "seconds_saved")
+}
 
 
 def union(default: FileEntry, own: FileEntry) -> FileEntry:
