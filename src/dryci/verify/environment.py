@@ -145,5 +145,6 @@ def finding_lines(findings: list[EnvironmentFinding]) -> list[str]:
         lines.append(f"    hash_env: [{', '.join(variables)}]")
     if dists:
         lines.append(f"    hash_distributions: [{', '.join(dists)}]")
-    head = f"dryci verify: {len(findings)} use{'' if len(findings) == 1 else 's'} outside the tree not in the key"
+    uses = f"{len(findings)} use{'' if len(findings) == 1 else 's'}"
+    head = f"dryci verify: {uses} outside the tree not in the key"
     return [head, *lines]
