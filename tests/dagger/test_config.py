@@ -174,6 +174,12 @@ def test_base_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ),
         ("global_deps: missing.txt\n", "global_deps", "file 'missing.txt' does not exist"),
         ("python_roots: nowhere\n", "python_roots", "folder 'nowhere' does not exist"),
+        (
+            "hash_distributions: some\n",
+            "hash_distributions",
+            "expected all, imported or a list of distribution",
+        ),
+        ("hash_distributions: [numpy, 3]\n", "hash_distributions", "got a list containing a non-string"),
     ],
 )
 def test_bad_config_raises_an_error_naming_file_and_key(
@@ -236,3 +242,19 @@ def test_the_documented_toml_example_means_the_same_as_the_example_projects_yaml
     assert toml_rule.actions == yaml_rule.actions
     assert [r.pattern for r in toml_rule.regex_rules] == [r.pattern for r in yaml_rule.regex_rules]
     assert [r.actions for r in toml_rule.regex_rules] == [r.actions for r in yaml_rule.regex_rules]
+
+
+@pytest.mark.parametrize(
+    ("text", "every", "listed"),
+    [
+        ("", False, ()),
+        ("hash_distributions: imported\n", False, ()),
+        ("hash_distributions: all\n", True, ()),
+        ("hash_distributions: [SciPy, typing_extensions]\n", False, ("scipy", "typing-extensions")),
+    ],
+)
+def test_hash_distributions_takes_imported_all_or_a_list_of_names(
+    tmp_path: Path, text: str, every: bool, listed: tuple[str, ...]
+) -> None:
+    config = load_config(_write(tmp_path / "repo_dagger.yaml", text))
+    assert (config.hash_all_distributions, config.hash_distributions) == (every, listed)

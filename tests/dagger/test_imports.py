@@ -243,3 +243,8 @@ def test_undecodable_source_is_scanned_conservatively(tmp_path: Path) -> None:
     refs, _, line = scan_imports(b"import pkg.a\n\x00\xff\n")
     assert line is None
     assert refs == ((0, "pkg.a", ()),)
+
+
+def test_importorskip_with_a_literal_name_counts_as_an_import() -> None:
+    refs, _, _ = scan_imports(b"import pytest\n\nnp = pytest.importorskip('numpy')\n")
+    assert (0, "numpy", ()) in refs

@@ -14,14 +14,14 @@ from tests.dagger.layouts import DATA, LAYOUTS, write_layout
 EXPECTED = {
     # layout: (inputs, python_roots, root_python_packages, global_deps)
     "flat": (("tests/**/test_*.py",), ("tests", "."), ("mypkg",), ("pyproject.toml", "conftest.py")),
-    "src": (("tests/**/test_*.py",), ("src", "tests"), ("mypkg",), ("uv.lock", "pyproject.toml")),
+    "src": (("tests/**/test_*.py",), ("src", "tests"), ("mypkg",), ("pyproject.toml",)),
     "namespace": (("tests/**/test_*.py",), ("src", "tests"), ("acme",), ("pytest.ini",)),
     "tests-in-package": (("mypkg/**/test_*.py",), (".",), ("mypkg",), ("setup.cfg",)),
     "tests-at-top": (
         ("tests/**/check_*.py",),
         (".",),
         ("app", "tests"),
-        ("tox.ini", "requirements-dev.txt", "requirements.txt"),
+        ("tox.ini",),
     ),
 }
 
@@ -127,4 +127,25 @@ def test_the_inferred_config_hash_changes_with_the_config_only() -> None:
     files = ("pkg/__init__.py", "tests/test_a.py")
     first = infer(RepoSnapshot(files=files))
     assert first.fingerprint() == infer(RepoSnapshot(files=files)).fingerprint()
-    assert first.fingerprint() != infer(RepoSnapshot(files=(*files, "uv.lock"))).fingerprint()
+    assert first.fingerprint() != infer(RepoSnapshot(files=(*files, "pytest.ini"))).fingerprint()
+
+
+def test_lock_files_are_no_global_dependencies_since_distributions_are_in_the_keys() -> None:
+    files = ("pkg/__init__.py", "tests/test_a.py", "uv.lock", "poetry.lock", "requirements.txt")
+    assert infer(RepoSnapshot(files=files)).global_deps == ()
+
+
+def test_variables_the_code_reads_with_a_literal_name_go_into_hash_env() -> None:
+    texts = {
+        "pkg/settings.py": "import os\nMODE = os.environ['APP_MODE']\nHOME = os.getenv('HOME')\n",
+        "tests/test_a.py": "import os\n\ndef test_a():\n    assert os.environ.get('APP_FLAG', '') == ''\n"
+        "    assert os.getenv('PYTHONWARNINGS') is None\n",
+    }
+    inferred = infer(RepoSnapshot(files=tuple(texts), texts=texts))
+    assert inferred.env_reads == {
+        "APP_FLAG": ("tests/test_a.py",),
+        "APP_MODE": ("pkg/settings.py",),
+        "HOME": ("pkg/settings.py",),
+    }
+    # HOME names the machine; PYTHONWARNINGS is in every key already.
+    assert inferred.hash_env == ("APP_FLAG", "APP_MODE")

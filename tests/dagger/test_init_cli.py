@@ -53,10 +53,11 @@ def test_init_prints_the_largest_closures(tmp_path: Path, capsys: pytest.Capture
     assert init(tmp_path) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == [
-        "8 files in the graph, 2 test files",
+        # uv.lock is no global dependency: the installed distributions are in the keys.
+        "7 files in the graph, 2 test files",
         "largest closures (files a test file depends on):",
-        "       6  tests/test_table.py",
-        "       5  tests/test_core.py",
+        "       5  tests/test_table.py",
+        "       4  tests/test_core.py",
     ]
 
 
@@ -128,3 +129,16 @@ def test_print_writes_nothing_and_the_output_loads(
 def test_a_missing_root_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert init(tmp_path / "nope") == 2
     assert capsys.readouterr().err == f"dryci init: error: {tmp_path / 'nope'}: not a folder\n"
+
+
+def test_init_writes_the_variables_the_code_reads_into_hash_env_with_where(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("import os\n\nMODE = os.getenv('APP_MODE', 'x')\n")
+    (tmp_path / "pkg" / "paths.py").write_text("import os\n\nHOME = os.environ['HOME']\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("import pkg\n\n\ndef test_a():\n    assert pkg.MODE\n")
+    assert init(tmp_path) == 0
+    text = (tmp_path / "repo_dagger.yaml").read_text()
+    assert '  - "APP_MODE"  # read in pkg/__init__.py' in text
+    assert '  # - "HOME"  # read in pkg/paths.py; names the machine or CI job, so left out' in text
+    assert load_config(tmp_path / "repo_dagger.yaml").hash_env == ("APP_MODE",)

@@ -21,6 +21,7 @@ import dryci.plugin.session
 import dryci.store.local
 import dryci.store.remote  # noqa: F401
 from tests.dagger_project import dagger_config
+from tests.distributions import venv, wheels  # noqa: F401 (fixtures: real wheels in a throwaway venv)
 
 CONFIG = dagger_config("tests/test_data.py", "tests/data/values.txt")
 

@@ -8,11 +8,10 @@ options that change outcomes are in every key.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.distributions import BASE, Venv, venv, wheels  # noqa: F401 (fixtures)
+from tests.distributions import Venv
 from tests.plugin.conftest import ran
 
 CONFIG = """\

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.distributions import venv, wheels  # noqa: F401 (fixtures: real wheels in a throwaway venv)
+
 CONFIG = """\
 base_dir: "."
 inputs: "tests/**/test_*.py"

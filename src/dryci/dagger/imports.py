@@ -9,8 +9,8 @@ The result is plain data (so the per-file cache can store it) describing what a 
 * ``error_line``: the first line of an import statement that did not parse, else None.
 
 Every import form counts, wherever it sits: module level, functions, ``try``/``if``/``TYPE_CHECKING``
-blocks, plus ``importlib.import_module("literal")``, ``__import__("literal")`` and the modules named in a
-conftest's ``pytest_plugins``.
+blocks, plus ``importlib.import_module("literal")``, ``__import__("literal")``,
+``pytest.importorskip("literal")`` and the modules named in a conftest's ``pytest_plugins``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _RE_FROM = re.compile(
     rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+c?import[ \t]*(\([^)]*\)|[^\n#;]*)",
     re.MULTILINE,
 )
-_RE_DYNAMIC = re.compile(rb"""(?:import_module|__import__)\(\s*(?:[rbuRBU]?)['"]([.\w]+)['"]""")
+_RE_DYNAMIC = re.compile(rb"""(?:import_module|__import__|importorskip)\(\s*(?:[rbuRBU]?)['"]([.\w]+)['"]""")
 _RE_PYTEST_PLUGINS = re.compile(
     rb"""(?m:^pytest_plugins[ \t]*=[ \t]*(\[[^\]]*\]|\([^)]*\)|['"][^'"\n]*['"]))"""
 )
@@ -115,7 +115,7 @@ def scan_imports(source: bytes, filename: str = "<file>") -> ImportScan:
         for match in _RE_PYTEST_PLUGINS.finditer(source):
             for name in _RE_STRING.findall(match.group(1)):
                 collector.add_import(name.decode("utf-8", "replace"), None)
-    if b"import_module" in source or b"__import__" in source:
+    if b"import_module" in source or b"__import__" in source or b"importorskip" in source:
         for match in _RE_DYNAMIC.finditer(source):
             level, module = _split_relative(match.group(1).decode("utf-8", "replace"))
             collector.refs.append((level, module, ()))

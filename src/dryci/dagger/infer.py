@@ -13,6 +13,7 @@ import fnmatch
 import hashlib
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,18 @@ _SKIPPED_DIRS = frozenset(
     {"node_modules", "__pycache__", "build", "dist", "site-packages", "venv", "env", "htmlcov"}
 )
 # Files whose change can change any test's result, in the order they are listed in the config.
-_GLOBAL_FILES = (
-    "uv.lock", "poetry.lock", "Pipfile.lock", "pdm.lock",
-    "pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py",
-)  # fmt: skip
+# Lock files and requirements*.txt are not among them: the installed distributions are in the keys,
+# each test file's own ones only, and a lock file in global_deps would re-run every test on any bump.
+_GLOBAL_FILES = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+# Variables read with a literal name: `os.environ["X"]`, `os.environ.get("X")`, `os.getenv("X")`.
+_ENV_READ = re.compile(
+    r"""(?:environ\s*\[\s*|environ\.get\(\s*|getenv\(\s*)[rbuRBU]?['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
+)
+# Read by code, but naming the machine or the CI job rather than changing a result: written commented.
+_MACHINE_VARIABLES = frozenset(
+    {"HOME", "USER", "USERNAME", "LOGNAME", "PATH", "PWD", "TMPDIR", "TEMP", "TMP", "SHELL", "HOSTNAME", "CI"}
+)
+_MACHINE_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "RUNNER_", "DRYCI_", "PYTEST_", "XDG_")
 _SETTINGS_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 _NOT_IMPORTED = frozenset({"conftest", "setup", "noxfile"})
 GLOBAL_EXCLUDE = ("**/*.pyc", "**/__pycache__/**", ".repo_dagger_cache/**", ".pytest_cache/**")
@@ -79,12 +88,19 @@ class InferredConfig:
     settings: PytestSettings
     test_files: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    # Variable -> the files reading it with a literal name (every key holds DEFAULT_ENV already).
+    env_reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def hash_env(self) -> tuple[str, ...]:
+        """The variables read that can change a result (machine and CI identity left out)."""
+        return tuple(name for name in sorted(self.env_reads) if not machine_variable(name))
 
     def fingerprint(self) -> str:
         """sha256 of every key: stands in for a config file's content hash."""
         rules = sorted((k, list(v)) for k, v in self.data_rules.items())
         keys = [self.inputs, self.global_deps, self.global_exclude, self.python_roots,
-                self.root_python_packages, rules]  # fmt: skip
+                self.root_python_packages, rules, self.hash_env]  # fmt: skip
         return hashlib.sha256(repr(keys).encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -106,7 +122,7 @@ def scan_repository(root: Path) -> RepoSnapshot:
                 text = (Path(folder) / name).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            if not name.endswith(".py") or "__file__" in text:
+            if not name.endswith(".py") or "__file__" in text or "environ" in text or "getenv" in text:
                 texts[rel] = text
     return RepoSnapshot(files=tuple(sorted(files)), texts=texts)
 
@@ -137,6 +153,7 @@ def as_config(inferred: InferredConfig, root: Path) -> Config:
         global_exclude=inferred.global_exclude,
         root_python_packages=inferred.root_python_packages,
         python_roots=inferred.python_roots,
+        hash_env=inferred.hash_env,
         path_rules=tuple(rules),
     )
 
@@ -166,6 +183,7 @@ def infer(snapshot: RepoSnapshot) -> InferredConfig:
         if targets:
             data_rules[rel] = tuple(targets)
     return InferredConfig(
+        env_reads=_env_reads(snapshot.texts),
         inputs=_input_globs(tests, settings),
         global_deps=tuple(_global_deps(file_set)),
         global_exclude=GLOBAL_EXCLUDE,
@@ -322,12 +340,24 @@ def _root_packages(files: Sequence[str], roots: Sequence[str], settings: PytestS
 
 
 def _global_deps(file_set: set[str]) -> list[str]:
-    found = [name for name in _GLOBAL_FILES if name in file_set]
-    requirements = sorted(
-        rel for rel in file_set
-        if "/" not in rel and rel.startswith("requirements") and rel.endswith(".txt")
-    )  # fmt: skip
-    return found + requirements
+    return [name for name in _GLOBAL_FILES if name in file_set]
+
+
+def machine_variable(name: str) -> bool:
+    return name in _MACHINE_VARIABLES or name.startswith(_MACHINE_PREFIXES)
+
+
+def _env_reads(texts: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    from dryci.dagger.environment import DEFAULT_ENV, ENV_PREFIXES
+
+    found: dict[str, set[str]] = {}
+    for rel, text in texts.items():
+        if not rel.endswith(".py") or ("environ" not in text and "getenv" not in text):
+            continue
+        for name in _ENV_READ.findall(text):
+            if name not in DEFAULT_ENV and not name.startswith(ENV_PREFIXES):
+                found.setdefault(name, set()).add(rel)
+    return {name: tuple(sorted(files)) for name, files in sorted(found.items())}
 
 
 def _visit_target(ref: str, open_tail: bool, file_set: set[str], dirs: frozenset[str]) -> Optional[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dryci.dagger.analysis import analyze
 from dryci.dagger.config import find_config, load_config
-from dryci.dagger.infer import InferredConfig, infer, scan_repository
+from dryci.dagger.infer import InferredConfig, infer, machine_variable, scan_repository
 from dryci.dagger.report import dep_counts, sorted_stats
 
 __all__ = ["main", "render_toml", "render_yaml"]
@@ -57,15 +57,15 @@ def render_yaml(inferred: InferredConfig) -> str:
         'base_dir: "."',
         f"# Test files: each gets its own dependency hash ({len(inferred.test_files)} found; {where}).",
         f"inputs: {_flow(inferred.inputs)}",
-        "# Lock and settings files: a change to any of them re-runs every test.",
+        "# Settings files: a change to any of them re-runs every test. Lock files are not needed: the",
+        "# installed distributions are in the keys (each test file's own), see hash_distributions.",
         f"global_deps: {_flow(inferred.global_deps)}",
         "# Never part of any closure.",
         f"global_exclude: {_flow(inferred.global_exclude)}",
         "# Import roots (folders on sys.path when the tests run) and the packages found in them.",
         f"python_roots: {_flow(inferred.python_roots)}",
         f"root_python_packages: {_flow(inferred.root_python_packages)}",
-        '# Variables that change what tests do go here, e.g. ["DJANGO_SETTINGS_MODULE"].',
-        "hash_env: []",
+        *_hash_env_lines(inferred),
         "path_rules:",
         "  # Every Python file depends on the project modules it imports.",
         '  "**/*.py":',
@@ -76,6 +76,25 @@ def render_yaml(inferred: InferredConfig) -> str:
     for path, targets in sorted(inferred.data_rules.items()):
         lines += [f"  {_q(path)}:", f"    visit: {_flow(targets)}"]
     return "\n".join(lines) + "\n"
+
+
+def _hash_env_lines(inferred: InferredConfig) -> list[str]:
+    lines = [
+        "# Variables whose value is in every key (a change re-runs the tests), besides those always there",
+        "# (PYTHONWARNINGS, PYTEST_ADDOPTS, the locale, TZ ...: docs/config.md). Found read by the code:",
+    ]
+    if not inferred.env_reads:
+        return [*lines[:1], "# none found read by the code; add e.g. DJANGO_SETTINGS_MODULE.", "hash_env: []"]
+    lines.append("hash_env:")
+    for name, files in inferred.env_reads.items():
+        where = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        if machine_variable(name):
+            lines.append(f"  # - {_q(name)}  # read in {where}; names the machine or CI job, so left out")
+        else:
+            lines.append(f"  - {_q(name)}  # read in {where}")
+    if not inferred.hash_env:
+        lines.append("  []")
+    return lines
 
 
 def render_toml(inferred: InferredConfig) -> str:
@@ -89,6 +108,8 @@ def render_toml(inferred: InferredConfig) -> str:
         f"global_exclude = {_flow(inferred.global_exclude)}",
         f"python_roots = {_flow(inferred.python_roots)}",
         f"root_python_packages = {_flow(inferred.root_python_packages)}",
+        "# Variables whose value is in every key; found read by the code (docs/config.md).",
+        f"hash_env = {_flow(inferred.hash_env)}",
         "",
         '[tool.repo_dagger.path_rules."**/*.py"]',
         "visit_imported_python_modules = true",

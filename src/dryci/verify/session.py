@@ -20,6 +20,7 @@ import pytest
 
 from dryci.exceptions import DryciError
 from dryci.verify.compare import Verdict, compare
+from dryci.verify.environment import EnvironmentFinding, EnvironmentRecorder, environment_findings
 from dryci.verify.modules import reachable_modules
 from dryci.verify.paths import IGNORED_PARTS
 from dryci.verify.recorder import Recorder
@@ -92,6 +93,8 @@ class VerifySession:
         self.is_worker = hasattr(config, "workerinput")
         self.is_controller = not self.is_worker and config.getoption("dist", default="no") not in ("no", None)
         self.recorder = Recorder(self.base_dir, trace_execution=options.trace)
+        self.environment = EnvironmentRecorder(str(self.base_dir))
+        self.environment_findings: list[EnvironmentFinding] = []
         self.parts: list[Mapping[str, frozenset[Use]]] = []
         self.verdict: Verdict | None = None
         self.error: str | None = None
@@ -125,6 +128,7 @@ class VerifySession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self._records:
             self.recorder.activate()
+            self.environment.install()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
@@ -132,7 +136,7 @@ class VerifySession:
         if test_file is None or not self._records:
             yield
             return
-        with self.recorder.window(test_file):
+        with self.recorder.window(test_file), self.environment.window(test_file):
             outcome = yield
         report = outcome.get_result()
         if report.passed and isinstance(collector, pytest.Module):
@@ -145,7 +149,7 @@ class VerifySession:
         if test_file is None or not self._records:
             yield
             return
-        with self.recorder.window(test_file):
+        with self.recorder.window(test_file), self.environment.window(test_file):
             yield
         self.recorder.add_fixture_uses(test_file, getattr(item, "fixturenames", ()))
 
@@ -189,6 +193,7 @@ class VerifySession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.recorder.deactivate()
+        self.environment.uninstall()
         own = self.recorder.snapshot()
         if self.is_worker:
             self.config.workeroutput[WORKER_KEY] = to_json(own)  # type: ignore[attr-defined]
@@ -199,7 +204,11 @@ class VerifySession:
             return
         usage = expand(merge([own, *self.parts]), self.base_dir)
         try:
-            self.verdict = compare(usage, closures(self.dagger_config, usage))
+            analysis = _analysis(self.dagger_config)
+            self.verdict = compare(usage, closures(analysis, usage))
+            self.environment_findings = environment_findings(
+                self.environment, analysis, tuple(self.dagger_config.hash_env)
+            )
         except DryciError as exc:
             self.error = f"dryci verify: the dependency analysis failed: {exc}"
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
@@ -209,7 +218,8 @@ class VerifySession:
 
             self.options.json_path.parent.mkdir(parents=True, exist_ok=True)
             self.options.json_path.write_text(dumps(self.verdict), encoding="utf-8")
-        if self.options.strict and self.verdict.findings and session.exitstatus == pytest.ExitCode.OK:
+        found = self.verdict.findings or self.environment_findings
+        if self.options.strict and found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -227,7 +237,11 @@ class VerifySession:
         verbose = self.config.get_verbosity() > 0
         for line in text_lines(self.verdict, verbose=verbose):
             terminalreporter.write_line(line)
-        if self.options.strict and self.verdict.findings:
+        from dryci.verify.environment import finding_lines
+
+        for line in finding_lines(self.environment_findings):
+            terminalreporter.write_line(line)
+        if self.options.strict and (self.verdict.findings or self.environment_findings):
             terminalreporter.write_line("dryci verify: failing the run (--dryci-verify-strict)", red=True)
 
 
@@ -313,9 +327,15 @@ def _files_in(base_dir: Path, folder: str) -> list[str]:
     ]
 
 
-def closures(dagger_config: Any, usage: Mapping[str, frozenset[Use]]) -> dict[str, frozenset[str]]:
-    """The closure of every recorded test file the analysis knows (the config's inputs)."""
+def _analysis(dagger_config: Any) -> Any:
+    """The analysis with this process's environment, so each test file's distributions are known."""
     from dryci.dagger import analyze
+    from dryci.dagger.environment import environment
 
-    analysis = analyze(dagger_config)
+    env = environment(dagger_config, os.environ.get("DRYCI_SALT", ""))
+    return analyze(dagger_config, salt=env.salt, environment=env)
+
+
+def closures(analysis: Any, usage: Mapping[str, frozenset[Use]]) -> dict[str, frozenset[str]]:
+    """The closure of every recorded test file the analysis knows (the config's inputs)."""
     return {t: frozenset(analysis.closure(t)) for t in usage if t in analysis.hashes}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.distributions import Venv, venv, wheels  # noqa: F401 (fixtures)
+from tests.distributions import Venv
 from tests.plugin.function_level.conftest import explained, ran, summary
 
 TESTS = """\
