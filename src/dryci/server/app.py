@@ -102,6 +102,7 @@ def _retention_loop(state: ServerState, stop: threading.Event) -> None:
             )
             if removed:
                 log.info("dryci: retention removed %d entries", removed)
+            state.backend.sweep_sessions(time.time())  # logins sweep too; this covers quiet servers
         except DryciError as exc:
             log.warning("dryci: retention failed: %s", exc)
         if stop.wait(state.settings.retention_interval_seconds):

@@ -61,6 +61,20 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="default cap on cached keys per project (a project's own cap wins)",
     )
     parser.add_argument("--dashboard-public", action="store_true", help="show the dashboard without login")
+    parser.add_argument(
+        "--session-hours",
+        type=float,
+        default=Settings.session_hours,
+        help="a dashboard login lasts this many hours at most (default %(default)s)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="believe X-Forwarded-Proto/-For from this proxy address or network (repeatable; "
+        "default: from none)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request line (never headers)")
     return parser
 
@@ -80,6 +94,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise ConfigError(
             "expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days"
         )
+    if args.session_hours <= 0:
+        raise ConfigError("expected a positive number of hours", key="--session-hours")
     if args.max_entries is not None and args.max_entries < 1:
         raise ConfigError(f"expected at least 1, got {args.max_entries}", key="--max-entries")
     return Settings(
@@ -92,6 +108,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         retention_days=args.retention_days,
         max_entries=args.max_entries,
         dashboard_public=args.dashboard_public,
+        session_hours=args.session_hours,
+        trusted_proxies=",".join(a.strip() for a in args.trusted_proxy if a.strip()),
         max_connections=args.max_connections,
         header_timeout=args.header_timeout,
     )
@@ -118,6 +136,9 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         "http": "dryci.server.transport:GuardedHttpToolsProtocol",
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": 5,
+        # Forwarded headers only from the proxies named: uvicorn's default trusts loopback.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if settings.workers == 1:
         from dryci.server.transport import GuardedHttpToolsProtocol

@@ -26,6 +26,10 @@ class Settings:
     retention_days: float = 30.0
     max_entries: int | None = None  # default per-project cap; a project's own cap wins
     dashboard_public: bool = False
+    session_hours: float = 12.0  # a dashboard login lasts this long at most (and never past its token)
+    # Addresses whose X-Forwarded-Proto/-For headers are believed (uvicorn's forwarded_allow_ips);
+    # empty: none, so the scheme and client address are those of the connection itself.
+    trusted_proxies: str = ""
     flush_seconds: float = 1.0  # how often usage counters and read times are written
     retention_interval_seconds: float = 3600.0
     max_connections: int = 1000  # served at once per process; beyond, 503
