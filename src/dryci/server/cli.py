@@ -37,6 +37,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="burst allowance per token (default %(default)s: 200 CI shards starting at once)",
     )
     parser.add_argument(
+        "--auth-rate-limit",
+        type=float,
+        default=Settings.auth_rate_limit,
+        help="failed authentications per second per client address, 0 for none (default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-rate-burst",
+        type=int,
+        default=Settings.auth_rate_burst,
+        help="burst allowance of failed authentications per client address (default %(default)s)",
+    )
+    parser.add_argument(
         "--max-connections",
         type=int,
         default=Settings.max_connections,
@@ -84,6 +96,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for name, value, low in (
         ("--workers", args.workers, 1),
         ("--rate-burst", args.rate_burst, 1),
+        ("--auth-rate-burst", args.auth_rate_burst, 1),
         ("--max-connections", args.max_connections, 1),
     ):
         if value < low:
@@ -94,6 +107,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise ConfigError(
             "expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days"
         )
+    if args.auth_rate_limit < 0:
+        raise ConfigError("expected a positive number", key="--auth-rate-limit")
     if args.session_hours <= 0:
         raise ConfigError("expected a positive number of hours", key="--session-hours")
     if args.max_entries is not None and args.max_entries < 1:
@@ -105,6 +120,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         workers=args.workers,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,
+        auth_rate_limit=args.auth_rate_limit,
+        auth_rate_burst=args.auth_rate_burst,
         retention_days=args.retention_days,
         max_entries=args.max_entries,
         dashboard_public=args.dashboard_public,

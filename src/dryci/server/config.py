@@ -23,6 +23,10 @@ class Settings:
     # batches, within seconds. Sustained 200/s per token still stops a runaway client.
     rate_limit: float = 200.0  # requests per second per token; 0 disables
     rate_burst: int = 1000
+    # Failed authentications (wrong login, bad or missing token) per client address: enough for a
+    # mistyped token, not for guessing or for flooding the token table with lookups.
+    auth_rate_limit: float = 1.0  # per second; 0 disables
+    auth_rate_burst: int = 20
     retention_days: float = 30.0
     max_entries: int | None = None  # default per-project cap; a project's own cap wins
     dashboard_public: bool = False

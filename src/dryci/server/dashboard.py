@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from dryci.server.auth import authenticate
 from dryci.server.backends.base import RunRecord, UsageDay
-from dryci.server.errors import AuthError
+from dryci.server.errors import ApiError, AuthError
+from dryci.server.ratelimit import client_address, refuse_if_over
 from dryci.server.recorder import day_of
 from dryci.server.sessions import (
     COOKIE,
@@ -133,6 +134,14 @@ def _page(body: str) -> str:
     )
 
 
+def _limited(error: ApiError) -> Response:
+    return HTMLResponse(
+        _page(f'<p class="error">{html.escape(error.message)}; try again later.</p>'),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
 LOGIN = (
     '<form method="post" action="/login"><label>Token <input type="password" name="token" '
     'autocomplete="off" size="70"></label> <button type="submit">Log in</button></form>'
@@ -169,15 +178,17 @@ def dashboard_router(state: ServerState) -> APIRouter:
         try:
             found = await run_in_threadpool(views, session_id, now)
         except AuthError as exc:
+            try:
+                refuse_if_over(state.failures, client_address(request), now)
+            except ApiError as limited:
+                return _limited(limited)
             page = HTMLResponse(
                 _page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
                 status_code=401,
             )
             clear_cookie(page, request)
             return page
-        logout = (
-            '<form method="post" action="/logout"><button>Log out</button></form>' if session_id else ""
-        )
+        logout = '<form method="post" action="/logout"><button>Log out</button></form>' if session_id else ""
         body = "".join(render_project(v, now) for v in found) or "<p>No projects yet.</p>"
         return HTMLResponse(_page(logout + body))
 
@@ -200,6 +211,10 @@ def dashboard_router(state: ServerState) -> APIRouter:
         try:
             session_id, lasts = await run_in_threadpool(start)
         except AuthError as exc:
+            try:
+                refuse_if_over(state.failures, client_address(request), now)
+            except ApiError as limited:
+                return _limited(limited)
             return HTMLResponse(
                 _page(f'<p class="error">{html.escape(exc.message)}</p>{LOGIN}'), status_code=401
             )
