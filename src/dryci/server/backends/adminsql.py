@@ -169,26 +169,11 @@ class AdminStatements(Statements):
 
     def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
         cutoff = now - max_age_days * 86400.0
-        removed = self._delete_entries(
-            conn,
-            self.run(
-                conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)
-            ).fetchall(),
-        )
         caps = {
             project.id: project.max_entries if project.max_entries is not None else default_cap
             for project in self.list_projects(conn)
         }
-        for project_id, cap in caps.items():
-            if cap is None:
-                continue
-            beyond = self.run(
-                conn,
-                """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
-                                       ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                (project_id, 2**62, cap),
-            ).fetchall()
-            removed += self._delete_entries(conn, beyond)
+        removed = self.evict(conn, ("entry_publishes", "entries"), cutoff, caps)
         # Records age and are capped like entries, counted on their own (see recordsql.py).
         return removed + self.record_retention(conn, cutoff, caps)
 
