@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -49,19 +48,10 @@ from dryci.server.errors import ApiError, AuthError
 from dryci.server.metrics import Metrics, MetricsMiddleware
 from dryci.server.ratelimit import RateLimiter, client_address, refuse_if_over
 from dryci.server.recorder import UsageRecorder, day_of
+from dryci.server.state import ServerState
 
 log = logging.getLogger("dryci.server")
 BODY_TIMEOUT = 60.0
-
-
-@dataclass
-class ServerState:
-    backend: Backend
-    settings: Settings
-    metrics: Metrics
-    limiter: RateLimiter  # per token
-    failures: RateLimiter  # failed authentications per client address
-    recorder: UsageRecorder
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

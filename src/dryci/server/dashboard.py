@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -31,9 +31,7 @@ from dryci.server.sessions import (
     session_principal,
     set_cookie,
 )
-
-if TYPE_CHECKING:
-    from dryci.server.app import ServerState
+from dryci.server.state import ServerState
 
 LOGIN_MAX_BYTES = 4096
 DAYS = 30
