@@ -179,7 +179,9 @@ def dashboard_router(state: ServerState) -> APIRouter:
             try:
                 refuse_if_over(state.failures, client_address(request), now)
             except ApiError as limited:
-                return _limited(limited)
+                page = _limited(limited)
+                clear_cookie(page, request)  # the session is no good either way
+                return page
             page = HTMLResponse(
                 _page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
                 status_code=401,
