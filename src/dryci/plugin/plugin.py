@@ -123,12 +123,14 @@ def pytest_configure(config: pytest.Config) -> None:
     level = _level(config, config.option)
     if level is None:
         return
+    from dryci.plugin.cached import JunitHook
     from dryci.plugin.session import DryciSession, session_key
     from dryci.plugin.settings import read_settings
 
     session = DryciSession(config, read_settings(config, level))
     config.stash[session_key] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
+    config.pluginmanager.register(JunitHook(session.cached_into_junit), SESSION_PLUGIN_NAME + "-junit")
     if config.pluginmanager.hasplugin("xdist"):
         from dryci.plugin.xdist import XdistHooks
 

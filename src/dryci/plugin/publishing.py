@@ -80,11 +80,16 @@ def _save_last_passes(outcome: RunOutcome, planned: Planned, paths: set[str]) ->
     files = outcome.selection.plan.files
     analysis = planned.analysis
     common = dict(analysis.environment.parts) if analysis.environment is not None else None
+    names: dict[str, list[str]] = {}
+    for nodeid, (path, name) in outcome.index.items():
+        if path in paths and nodeid not in outcome.cacheable:
+            names.setdefault(path, []).append(name)
     passes = {
         path: LastPass(
             files[path].dependency_hash,
             current_digests(analysis, path),
             {f"dist:{name}": label for name, label in analysis.distribution_labels(path).items()},
+            tuple(names.get(path, ())),
         )
         for path in sorted(paths)
     }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dryci.exceptions import StoreUnavailable
+from dryci.plugin.cached import add_to_junit, cached_cases, cached_files_lines
 from dryci.plugin.ci_summary import github_step_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.plugin.planning import RUNNING_ALL, Planned, plan_run
@@ -295,6 +296,21 @@ class DryciSession:
         if not self.is_worker:
             self.tracker.add(report)
 
+    def cached_into_junit(self) -> None:
+        """The cached tests as JUnit testcases: called before pytest's writer finishes (and before
+        the stores close at session finish)."""
+        if self.is_worker or self.planned is None:
+            return
+        uncollected = self.outcome().uncollected
+        if not uncollected:
+            return
+        local = self.planned.local
+        try:
+            passes = local.last_passes(sorted(uncollected)) if local is not None else {}
+        except StoreUnavailable:
+            passes = {}
+        add_to_junit(self.config, cached_cases(uncollected, {p: lp.tests for p, lp in passes.items()}))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
@@ -352,6 +368,10 @@ class DryciSession:
             )
             for nodeid in broken:
                 terminalreporter.write_line(f"  {nodeid}", red=True)
+        if self.config.get_verbosity() > 0 and outcome.uncollected:
+            terminalreporter.write_sep("-", "dryci cached files")
+            for line in cached_files_lines(outcome.uncollected):
+                terminalreporter.write_line(line)
         if self.explanations:
             terminalreporter.write_sep("-", "dryci explain")
             for line in self.explanations:

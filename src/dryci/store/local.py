@@ -74,6 +74,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE last_passes ADD COLUMN environment TEXT",
         "CREATE TABLE key_parts (digest TEXT PRIMARY KEY, parts TEXT NOT NULL) WITHOUT ROWID",
     ),
+    # The plain names of the tests a last pass had, so cached tests can be listed (local only).
+    ("ALTER TABLE last_passes ADD COLUMN tests TEXT NOT NULL DEFAULT '[]'",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -84,6 +86,16 @@ def _json_object(text: str) -> dict[str, str] | None:
     except ValueError:
         return None
     return decoded if isinstance(decoded, dict) else None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(decoded, list) or not all(isinstance(name, str) for name in decoded):
+        return ()
+    return tuple(decoded)
 
 
 class _Corrupt(Exception):
@@ -97,6 +109,7 @@ class LastPass:
     dependency_hash: str
     files: Mapping[str, str]
     parts: Mapping[str, str] = field(default_factory=dict)  # key parts outside the tree (name -> value)
+    tests: tuple[str, ...] = ()  # the names of its tests that passed (or were cached) then
 
 
 class LocalStore:
@@ -249,10 +262,11 @@ class LocalStore:
                     "INSERT OR IGNORE INTO key_parts (digest, parts) VALUES (?, ?)", (environment, text)
                 )
             self._db.executemany(
-                "INSERT INTO last_passes (path, dependency_hash, files, parts, environment)"
-                " VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO last_passes (path, dependency_hash, files, parts, environment, tests)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (path) DO UPDATE SET dependency_hash = excluded.dependency_hash,"
-                " files = excluded.files, parts = excluded.parts, environment = excluded.environment",
+                " files = excluded.files, parts = excluded.parts, environment = excluded.environment,"
+                " tests = excluded.tests",
                 [
                     (
                         path,
@@ -260,6 +274,7 @@ class LocalStore:
                         json.dumps(dict(m.files), sort_keys=True),
                         json.dumps(dict(m.parts), sort_keys=True),
                         environment,
+                        json.dumps(sorted(m.tests)),
                     )
                     for path, m in passes.items()
                 ],
@@ -276,20 +291,20 @@ class LocalStore:
         commons: dict[str, dict[str, str]] = {}
         with self._errors("read last passes"):
             rows = list(
-                self._select("last_passes", "path, dependency_hash, files, parts, environment", paths)
+                self._select("last_passes", "path, dependency_hash, files, parts, environment, tests", paths)
             )
             wanted = sorted({row[4] for row in rows if row[4] is not None})
             for digest, text in self._select("key_parts", "digest, parts", wanted):
                 decoded = _json_object(text)
                 if decoded is not None:
                     commons[digest] = decoded
-        for path, dependency_hash, files, parts, environment in rows:
+        for path, dependency_hash, files, parts, environment, tests in rows:
             decoded_files = _json_object(files)
             if decoded_files is None:
                 continue
             own = _json_object(parts) or {}
             merged = {**commons.get(environment, {}), **own} if environment in commons else {}
-            found[path] = LastPass(dependency_hash, decoded_files, merged)
+            found[path] = LastPass(dependency_hash, decoded_files, merged, _names(tests))
         return found
 
     # -- function level --------------------------------------------------------------------------
