@@ -18,7 +18,7 @@ from dryci.exceptions import StoreUnavailable
 from dryci.plugin.ci_summary import github_step_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.plugin.planning import RUNNING_ALL, Planned, plan_run
-from dryci.plugin.publishing import publish_results, save_records
+from dryci.plugin.publishing import publish_results, report_run, run_usage, save_records
 from dryci.plugin.report import dryci_summary, explain_lines, explanations, format_shadow
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
@@ -333,13 +333,23 @@ class DryciSession:
         if self.settings.explain:
             self.explanations = explain_lines(outcome, planned)
         self.notes.extend(github_step_summary(outcome, lambda: explanations(outcome, planned)))
-        if planned.publish:
+        shadow = self.shadow() if self.settings.shadow else None
+        usage = run_usage(outcome, counts, self.settings.level.value, shadow)
+        notes, may_publish = report_run(planned, usage)
+        self.notes.extend(notes)
+        # A read-only token is the documented setup of a developer's runs: nothing to say about it.
+        if planned.publish and may_publish is not False and not self._store_failed(planned):
             self.notes.extend(publish_results(outcome, planned, counts))
             self.notes.extend(save_records(outcome, planned, self._recorded()))
         if planned.sources is not None:
             planned.sources.flush()
         for store in {id(s): s for s in (planned.store, planned.local) if s is not None}.values():
             store.close()
+
+    @staticmethod
+    def _store_failed(planned: Planned) -> bool:
+        # The report just failed past the breaker: publishing would only say so a second time.
+        return planned.store is not None and planned.store.breaker_open
 
     def _recorded(self) -> list[dict[str, Any]]:
         """This run's recordings, encoded; under xdist the workers' (the controller ran no test)."""

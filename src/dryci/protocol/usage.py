@@ -6,7 +6,7 @@
                          "tests_total": n, "tests_run": n, "tests_skipped": n,
                          "seconds_run": x, "seconds_saved": x,
                          "shadow": bool, "would_skip": n, "missed_failures": n}   (the last three optional)
-                     -> {}
+                     -> {"may_publish": bool}             (whether the token may publish results)
 
 A read token may send it (it stores no result), once per run, fully cached runs included: it is the
 one source of the server's per-run counters (runs, tests skipped as cached, time saved, shadow runs),

@@ -334,12 +334,13 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         tags=["v2"],
         summary="Report one run's usage (any token, read-only ones included; once per run)",
         openapi_extra=schemas.body(schemas.RUNS),
-        responses=schemas.responses(schemas.EMPTY, 401, 413, 422, 429, 503),
+        responses=schemas.responses(schemas.RUNS_RESPONSE, 401, 413, 422, 429, 503),
     )
     async def v2_runs(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
             state.recorder.run(principal.project_id, now, decode_run_usage(data))
-            return {}
+            # The client then publishes only when it may: a read token's run says nothing about it.
+            return {"may_publish": principal.can_write}
 
         return _json(await call(request, "v2_runs", work, write=False))
 

@@ -123,6 +123,11 @@ V2_PUBLISH = {
     "additionalProperties": False,
 }
 V2_PUBLISH_RESPONSE = {"type": "object", "properties": {"stored": COUNT}, "required": ["stored"]}
+RUNS_RESPONSE = {
+    "type": "object",
+    "properties": {"may_publish": {"type": "boolean", "description": "the token may publish results"}},
+    "required": ["may_publish"],
+}
 RUNS = {
     "type": "object",
     "description": "one run's usage; tests_run + tests_skipped <= tests_total; would_skip and "
