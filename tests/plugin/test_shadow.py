@@ -175,3 +175,11 @@ def test_shadow_alone_turns_dryci_on(project: pytest.Pytester) -> None:
     project.runpytest("--dryci-shadow").assert_outcomes(passed=ALL_TESTS)
     # The shadow run published: a real run now skips everything.
     project.runpytest("--dryci").assert_outcomes()
+
+
+def test_the_ini_option_turns_shadow_mode_on(project: pytest.Pytester) -> None:
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+    project.makeini("[pytest]\npythonpath = src\ndryci_level = file\ndryci_shadow = true\n")
+    shadow = project.runpytest()
+    shadow.assert_outcomes(passed=ALL_TESTS)
+    assert shadow_line(shadow).startswith(f"dryci shadow: would have skipped {ALL_TESTS} of {ALL_TESTS} ")

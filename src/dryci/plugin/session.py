@@ -332,7 +332,13 @@ class DryciSession:
             return
         if self.settings.explain:
             self.explanations = explain_lines(outcome, planned)
-        self.notes.extend(github_step_summary(outcome, lambda: explanations(outcome, planned)))
+        self.notes.extend(
+            github_step_summary(
+                outcome,
+                lambda: explanations(outcome, planned),
+                shadow=self.shadow if self.settings.shadow else None,
+            )
+        )
         shadow = self.shadow() if self.settings.shadow else None
         usage = run_usage(outcome, counts, self.settings.level.value, shadow)
         notes, may_publish = report_run(planned, usage)
