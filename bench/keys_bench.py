@@ -7,8 +7,9 @@ an optional dependency of networkx from the package index, pip-installed for rea
 version, then the new one. Each time the analyzer computes every test file's key with this run's
 environment, twice: per distribution (the default) and with ``hash_distributions: all`` (the behaviour
 before, where any upgrade changes every key). The figures are the test files whose key changed, so
-would re-run. pytest-testmon keys its data by every installed package, so like ``all`` it re-runs
-the whole suite after any upgrade (its docs; its issues #159, #183): it is not run here.
+would re-run. pytest-testmon (``--testmon-tests SUBDIR``) runs beside it in the same venv on a folder
+of the suite: its first run records, then after each upgrade the figure is the tests it runs again
+(it keys its data by every installed package: its docs, its issues #159 and #183).
 A requirement of the distribution (``--req``) is upgraded after it, to show the transitive case, and
 last a distribution networkx never imports (``--other``: a dev tool's bump, the common Dependabot PR).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -82,6 +84,37 @@ def hashes(python: Path, config: Path) -> dict[str, dict[str, object]]:
     return result
 
 
+def testmon_run(python: Path, tree: Path, folder: str) -> tuple[int, int]:
+    """Tests pytest-testmon ran and deselected, in one run over ``folder`` of the networkx tree."""
+    done = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "--testmon",
+            "-q",
+            "-p",
+            "no:randomly",
+            folder,
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    counts = {
+        word: int(n)
+        for n, word in re.findall(r"(\d+) (passed|failed|skipped|xfailed|xpassed|error|deselected)", tail)
+    }
+    if done.returncode not in (0, 1, 5):
+        raise SystemExit(
+            f"keys_bench: pytest --testmon failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+    ran = sum(v for k, v in counts.items() if k != "deselected")
+    return ran, counts.get("deselected", 0)
+
+
 def changed(before: dict[str, object], after: dict[str, object]) -> list[str]:
     return sorted(t for t in after if before.get(t) != after[t])
 
@@ -99,6 +132,11 @@ def main() -> int:
     parser.add_argument("--other", default="six", help="a distribution networkx does not import")
     parser.add_argument("--other-old", default="1.16.0")
     parser.add_argument("--other-new", default="1.17.0")
+    parser.add_argument(
+        "--testmon-tests",
+        metavar="SUBDIR",
+        help="also run pytest-testmon over this folder (e.g. networkx/algorithms/shortest_paths)",
+    )
     args = parser.parse_args()
     tree = args.networkx.resolve()
     if not (tree / "networkx").is_dir():
@@ -111,6 +149,13 @@ def main() -> int:
     pip_install(
         python, f"{args.dist}=={args.old}", f"{args.req}=={args.req_old}", f"{args.other}=={args.other_old}"
     )
+    testmon: list[tuple[int, int]] = []
+    if args.testmon_tests:
+        pip_install(python, "pytest-testmon==2.2.0", "coverage")
+        for data in tree.glob(".testmondata*"):
+            data.unlink()
+        testmon.append(testmon_run(python, tree, args.testmon_tests))
+        testmon.append(testmon_run(python, tree, args.testmon_tests))  # the control: nothing changed
     start = time.perf_counter()
     base = hashes(python, config)
     seconds = time.perf_counter() - start
@@ -137,15 +182,28 @@ def main() -> int:
         per_dist = changed(previous["imported"], now["imported"])
         everything = changed(previous["all"], now["all"])
         rows.append((label, len(per_dist), len(everything), per_dist))
+        if args.testmon_tests:
+            testmon.append(testmon_run(python, tree, args.testmon_tests))
         previous = now
     print(f"networkx: {total} test files; {len(importers)} import {args.dist} (closure, with requirements)")
     print(f"analysis with the environment, both modes, cold: {seconds:.1f}s")
-    print(f"{'upgrade':<52} {'per-distribution':>16} {'all (before)':>13} {'testmon':>8}")
+    print(f"{'upgrade':<52} {'per-distribution':>16} {'all (before)':>13}")
     for label, per_dist, everything, files in rows:
-        print(f"{label:<52} {per_dist:>16} {everything:>13} {total:>8}")
+        print(f"{label:<52} {per_dist:>16} {everything:>13}")
         if 0 < per_dist < total:
             for path in files[:10]:
                 print(f"    {path}")
+    if testmon:
+        folder = args.testmon_tests.rstrip("/") + "/"
+        inside = [t for t in base["imported"] if t.startswith(folder)]
+        print(
+            f"\n{args.testmon_tests}: {len(inside)} test files; pytest-testmon 2.2.0, tests run / deselected"
+        )
+        print(f"{'first run (records)':<52} {testmon[0][0]:>5}")
+        print(f"{'again, nothing changed':<52} {testmon[1][0]:>5}")
+        for (label, *_rest), (ran, _deselected) in zip(rows, testmon[2:]):
+            files = [t for t in _rest[2] if t.startswith(folder)]
+            print(f"{label:<52} {ran:>5}   (DryCI: {len(files)} of {len(inside)} files re-run)")
     os.remove(config)
     return 0
 

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from types import CodeType, FrameType
 from typing import Any, Protocol
 
-__all__ = ["TOOL_IDS", "CodeTracer", "MonitoringCodeTracer", "ProfileCodeTracer", "make_code_tracer"]
+__all__ = [
+    "TOOL_IDS",
+    "CodeTracer",
+    "MonitoringCodeTracer",
+    "ProfileCodeTracer",
+    "ProjectCodeTracer",
+    "make_code_tracer",
+]
 
 # Tool ids tried in order: 0-2 are conventionally debuggers, coverage and profilers; prefer the free slots.
 TOOL_IDS = (4, 3, 5, 2, 1, 0)
@@ -41,6 +48,11 @@ class CodeTracer(Protocol):
 
     def close(self) -> None:
         """Give back what the tracer holds (a monitoring tool id); it is not used again."""
+        ...
+
+    def narrow(self, keep: Callable[[str], bool]) -> None:
+        """From now on only code whose ``co_filename`` ``keep`` accepts needs reporting (a hint: a
+        tracer may report more, never less of what is kept)."""
         ...
 
 
@@ -86,6 +98,9 @@ class ProfileCodeTracer:
 
     def close(self) -> None:
         self._box[0] = None
+
+    def narrow(self, keep: Callable[[str], bool]) -> None:
+        pass  # the callback runs on every call anyway: a filter there would only add to it
 
 
 class MonitoringCodeTracer:
@@ -137,12 +152,125 @@ class MonitoringCodeTracer:
         self._mon.register_callback(self._tool, self._mon.events.PY_RESUME, None)
         self._mon.free_tool_id(self._tool)
 
+    def narrow(self, keep: Callable[[str], bool]) -> None:
+        pass
 
-def make_code_tracer(name: str, *, resume: bool = False) -> CodeTracer:
-    """The cheapest tracer this Python offers; a profile function if another tool holds every slot."""
+
+class ProjectCodeTracer:
+    """``sys.monitoring`` with two tools, so that a window switch re-arms project code only.
+
+    ``restart_events()`` re-arms every code object in the process: each one that runs again (pytest's
+    own code above all) is re-instrumented and calls back once per window, most of what recording a
+    test costs. Here a *finder* tool sees each code object once (its events are never restarted);
+    those in files ``narrow`` keeps get local events of a *watcher* tool, and a switch re-arms just
+    the watched code objects that ran since the last one, by turning their local events off and on.
+    Until ``narrow`` is called every code object found is kept.
+    """
+
+    def __init__(self, finder: int, watcher: int, name: str, *, resume: bool = False) -> None:
+        self._mon: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before 3.12
+        events = self._mon.events
+        self._events = events.PY_START | (events.PY_RESUME if resume else 0)
+        self._finder, self._watcher = finder, watcher
+        self._keep: Callable[[str], bool] | None = None
+        self._verdicts: dict[str, bool] = {}  # co_filename -> kept
+        self._pending: list[CodeType] = []  # found before ``narrow``
+        self._watched: dict[int, CodeType] = {}  # by identity: see the module docstring
+        self._codes: dict[int, CodeType] = {}  # reported in this window
+        self._disarmed: dict[int, CodeType] = {}  # reported since the last re-arm
+        self._running = False
+        for tool in (finder, watcher):
+            self._mon.use_tool_id(tool, name)
+        for event in (events.PY_START, events.PY_RESUME):
+            if self._events & event:
+                self._mon.register_callback(finder, event, self._on_found)
+                self._mon.register_callback(watcher, event, self._on_watched)
+
+    def _on_found(self, code: CodeType, offset: int) -> Any:
+        if self._keep is None:
+            self._pending.append(code)
+        else:
+            self._watch(code)
+        return self._mon.DISABLE  # for good: the finder's events are never restarted
+
+    def _watch(self, code: CodeType) -> None:
+        assert self._keep is not None
+        name = code.co_filename
+        kept = self._verdicts.get(name)
+        if kept is None:
+            kept = self._verdicts[name] = self._keep(name)
+        if kept:
+            self._watched[id(code)] = code
+            self._mon.set_local_events(self._watcher, code, self._events)
+            if self._running:
+                self._codes[id(code)] = code  # this run of it came before its local events
+
+    def _on_watched(self, code: CodeType, offset: int) -> Any:
+        if self._running:
+            self._codes[id(code)] = code
+        self._disarmed[id(code)] = code
+        return self._mon.DISABLE
+
+    def narrow(self, keep: Callable[[str], bool]) -> None:
+        self._keep = keep
+        pending, self._pending = self._pending, []
+        for code in pending:
+            self._watch(code)
+
+    def _rearm(self) -> None:
+        disarmed, self._disarmed = self._disarmed, {}
+        local = self._mon.set_local_events
+        for code in disarmed.values():
+            local(self._watcher, code, 0)
+            local(self._watcher, code, self._events)
+
+    def start(self) -> None:
+        self._codes = {}
+        self._rearm()
+        self._running = True
+        self._mon.set_events(self._finder, self._events)
+
+    def stop(self) -> Collection[CodeType]:
+        self._running = False
+        self._mon.set_events(self._finder, 0)
+        codes, self._codes = self._codes, {}
+        if self._keep is None:
+            codes.update((id(code), code) for code in self._pending)
+        return list(codes.values())
+
+    def switch(self) -> Collection[CodeType]:
+        codes, self._codes = self._codes, {}
+        self._rearm()
+        return list(codes.values())
+
+    def take(self) -> Collection[CodeType]:
+        codes, self._codes = self._codes, {}
+        return list(codes.values())
+
+    def close(self) -> None:
+        self._running = False
+        self._mon.set_events(self._finder, 0)
+        for code in self._watched.values():
+            self._mon.set_local_events(self._watcher, code, 0)
+        self._watched.clear()
+        for tool in (self._finder, self._watcher):
+            for event in (self._mon.events.PY_START, self._mon.events.PY_RESUME):
+                self._mon.register_callback(tool, event, None)
+            self._mon.free_tool_id(tool)
+
+
+def make_code_tracer(name: str, *, resume: bool = False, project: bool = False) -> CodeTracer:
+    """The cheapest tracer this Python offers; a profile function if another tool holds every slot.
+
+    ``project``: the caller will ``narrow`` it to project files (a :class:`ProjectCodeTracer` when
+    two monitoring slots are free).
+    """
     mon = getattr(sys, "monitoring", None)
     if mon is None:
         return ProfileCodeTracer()
+    free = [tool_id for tool_id in TOOL_IDS if mon.get_tool(tool_id) is None]
+    if project and len(free) >= 2:
+        return ProjectCodeTracer(free[0], free[1], name, resume=resume)
     for tool_id in TOOL_IDS:
         if mon.get_tool(tool_id) is None:
             return MonitoringCodeTracer(tool_id, name, resume=resume)

@@ -105,3 +105,46 @@ def test_a_module_skipped_by_importorskip_of_a_missing_distribution_is_cached(
     second = project.runpytest("--dryci", f"--dryci-level={level}")
     assert imports(project) == 1, "the module skipped at import was imported again"
     assert second.ret == 0
+
+
+COMPAT = (
+    "import os\nimport sys\n\n"
+    "WIN = sys.platform.startswith('win')\n"
+    "SLOW = os.environ.get('RUN_SLOW') != '1'\n"
+)
+IMPORTED_CONDITION = LOGGED + (
+    "from calc.compat import {name}\n\n\n"
+    "def test_runs():\n    pass\n\n\n"
+    "@pytest.mark.skipif({condition}, reason='not here')\n"
+    "def test_elsewhere():\n    assert False\n"
+)
+
+
+@LEVELS
+def test_a_skip_on_a_name_imported_from_the_project_is_cached_when_that_module_shows_its_value(
+    project: pytest.Pytester, level: str
+) -> None:
+    write(project.path / "src/calc/compat.py", COMPAT)
+    write(project.path / "tests/test_windows.py", IMPORTED_CONDITION.format(name="WIN", condition="not WIN"))
+    project.runpytest("--dryci", f"--dryci-level={level}").assert_outcomes(passed=ALL_TESTS + 1, skipped=1)
+    second = project.runpytest("--dryci", f"--dryci-level={level}")
+    assert imports(project) == 1, "the file skipped on a platform name from the project was imported again"
+    assert second.ret == 0
+
+    # The module now says otherwise: it is in the file's closure, so the file runs and its test fails.
+    write(project.path / "src/calc/compat.py", COMPAT.replace("sys.platform.startswith('win')", "True"))
+    third = project.runpytest("--dryci", f"--dryci-level={level}", "-rA")
+    third.stdout.fnmatch_lines(["FAILED tests/test_windows.py::test_elsewhere*"])
+    assert third.ret == 1
+
+
+@LEVELS
+def test_a_skip_on_an_imported_name_that_reads_the_environment_is_never_cached(
+    project: pytest.Pytester, level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUN_SLOW", raising=False)
+    write(project.path / "src/calc/compat.py", COMPAT)
+    write(project.path / "tests/test_slow.py", IMPORTED_CONDITION.format(name="SLOW", condition="SLOW"))
+    project.runpytest("--dryci", f"--dryci-level={level}").assert_outcomes(passed=ALL_TESTS + 1, skipped=1)
+    project.runpytest("--dryci", f"--dryci-level={level}")
+    assert imports(project) == 2, "a skip reading the environment through the project was cached"

@@ -41,9 +41,12 @@ def load(path: Path, name: str):
     return module
 
 
-@pytest.fixture(params=["best", "profile"])
+@pytest.fixture(params=["best", "project", "profile"])
 def recorder(request, tmp_path):
-    tracer = make_code_tracer("dryci-test", resume=True) if request.param == "best" else ProfileCodeTracer()
+    if request.param == "profile":
+        tracer = ProfileCodeTracer()
+    else:
+        tracer = make_code_tracer("dryci-test", resume=True, project=request.param == "project")
     rec = UnitRecorder(tmp_path, tracer)
     yield rec
     rec.close()
@@ -127,6 +130,51 @@ def test_python_3_12_records_with_sys_monitoring_and_gives_the_tool_id_back(tmp_
     tracer.close()
     tracer = make_code_tracer("dryci-test")
     tracer.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in Python 3.12")
+def test_the_project_tracer_holds_two_tool_ids_and_gives_both_back(tmp_path):
+    from dryci.tracing import ProjectCodeTracer
+
+    free = [tool for tool in range(6) if sys.monitoring.get_tool(tool) is None]
+    tracer = make_code_tracer("dryci-test", project=True)
+    assert isinstance(tracer, ProjectCodeTracer)
+    assert len([tool for tool in range(6) if sys.monitoring.get_tool(tool) is None]) == len(free) - 2
+    tracer.close()
+    assert [tool for tool in range(6) if sys.monitoring.get_tool(tool) is None] == free
+
+
+def test_a_window_taken_without_rearming_reports_only_code_not_seen_since_the_last_switch(recorder, tmp_path):
+    if isinstance(recorder._tracer, ProfileCodeTracer):
+        pytest.skip("the profile function never disarms: take() is switch() there")
+    lib = load(write_lib(tmp_path), "precise_lib_take")
+    recorder.start()
+    lib.helper()
+    assert recorder.switch().units == {("pkg/lib.py", "helper")}
+    lib.helper()
+    assert recorder.take().units == {("pkg/lib.py", "helper")}
+    lib.helper()
+    lib.unused()
+    assert recorder.take().units == {("pkg/lib.py", "unused")}  # helper ran since the last re-arm
+    assert recorder.switch().units == frozenset()
+    lib.helper()
+    lib.unused()
+    assert recorder.stop().units == {("pkg/lib.py", "helper"), ("pkg/lib.py", "unused")}
+
+
+def test_code_that_ran_before_the_root_was_known_is_reported_once_it_is(tmp_path):
+    lib = load(write_lib(tmp_path), "precise_lib_early")
+    tracer = make_code_tracer("dryci-test", resume=True, project=True)
+    tracer.start()
+    lib.helper()
+    recorder = UnitRecorder(tmp_path, tracer)  # narrows the tracer to the root
+    textwrap.dedent("x")
+    try:
+        assert recorder.switch().units == {("pkg/lib.py", "helper")}
+        lib.helper()
+        assert recorder.stop().units == {("pkg/lib.py", "helper")}
+    finally:
+        recorder.close()
 
 
 def test_importing_a_module_does_not_count_as_running_the_function_on_its_first_line(recorder, tmp_path):

@@ -49,6 +49,9 @@ def for_session():
 def for_class():
     return 8
 
+def for_each_test():
+    return 10
+
 def at_teardown():
     return 9
 
@@ -78,6 +81,13 @@ def test_imports_late(session_value):
     import late
     assert late.late_value() == 6
 
+@pytest.fixture
+def per_test():
+    return lib.for_each_test()
+
+def test_with_a_function_fixture(per_test):
+    assert per_test == 10
+
 class TestInClass:
     @classmethod
     def setup_class(cls):
@@ -92,7 +102,7 @@ class TestInClass:
 def recorded(pytester: pytest.Pytester) -> Recorded:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(lib=LIB, late="def late_value():\n    return 6\n", test_lib=TESTS)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=5)
     merged = merge_recorded([json.loads((pytester.path / "recorded.json").read_text())])
     tests = {nodeid.split("::", 1)[1]: units for nodeid, units in merged.tests.items()}
     classes = {nodeid.split("::", 1)[1]: units for nodeid, units in merged.classes.items()}
@@ -112,6 +122,17 @@ def test_collection_and_module_fixtures_go_to_the_test_files_bucket(recorded):
     assert {("lib.py", "at_import"), ("test_lib.py", "shared_value"), ("lib.py", "for_fixture")} <= bucket
     assert not {("lib.py", "for_fixture"), ("lib.py", "for_class")} & recorded.global_units
     assert all(("lib.py", "for_fixture") not in units for units in recorded.tests.values())
+
+
+def test_a_function_scoped_fixture_counts_for_the_test_that_used_it_only(recorded):
+    assert {("lib.py", "for_each_test"), ("test_lib.py", "per_test")} <= recorded.tests[
+        "test_with_a_function_fixture"
+    ]
+    assert ("lib.py", "for_each_test") not in recorded.files["test_lib.py"]
+    assert ("lib.py", "for_each_test") not in recorded.global_units
+    assert all(("lib.py", "for_each_test") not in units for units in recorded.classes.values())
+    others = [units for test, units in recorded.tests.items() if test != "test_with_a_function_fixture"]
+    assert all(("lib.py", "for_each_test") not in units for units in others)
 
 
 def test_setup_class_goes_to_the_class_bucket_and_counts_for_the_tests_of_the_class_only(recorded):

@@ -96,3 +96,35 @@ def test_a_module_level_importorskip_is_cacheable_and_a_plain_skip_is_not() -> N
     assert module_skip_is_cacheable("import pytest\nnp = pytest.importorskip('numpy')\n")
     assert module_skip_is_cacheable("import pytest\npytest.importorskip('numpy')\n")
     assert not module_skip_is_cacheable("import pytest\npytest.skip('no', allow_module_level=True)\n")
+
+
+COMPAT = {
+    "pkg.compat": "import os\nimport sys\n\nWIN = sys.platform.startswith('win')\nCI = os.environ.get('CI')\n"
+    "from pkg.deeper import PY2\n",
+    "pkg.deeper": "import sys\n\nPY2 = sys.version_info < (3,)\n",
+}
+IMPORTING = "import pytest\nfrom pkg.compat import WIN, CI, PY2 as OLD\n\n"
+
+
+def imported_mark(condition: str, resolve=COMPAT.get) -> StaticMark:
+    source = IMPORTING + f"@pytest.mark.skipif({condition}, reason='r')\ndef test_it():\n    pass\n"
+    found = static_marks(source, [], "test_it", resolve)
+    assert found is not None and len(found) == 1, found
+    return found[0]
+
+
+def test_a_name_imported_from_a_project_module_is_safe_when_bound_there_to_what_the_key_holds() -> None:
+    assert imported_mark("WIN").safe
+    assert imported_mark("not OLD").safe  # through a second module
+
+
+def test_an_imported_name_is_unsafe_when_its_module_reads_outside_the_key_or_cannot_be_shown() -> None:
+    assert not imported_mark("CI").safe
+    assert not imported_mark("WIN", resolve=lambda module: None).safe  # not in the closure
+    source = IMPORTING + "@pytest.mark.skipif(WIN, reason='r')\ndef test_it():\n    pass\n"
+    assert static_marks(source, [], "test_it") == [StaticMark("skipif", False)]  # no resolver
+
+
+def test_a_mark_object_imported_from_elsewhere_is_not_shown() -> None:
+    source = "import pytest\nfrom pkg.marks import slow\n\n@slow\ndef test_it():\n    pass\n"
+    assert static_marks(source, [], "test_it", COMPAT.get) == []  # pytest's marks will not match

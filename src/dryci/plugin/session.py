@@ -22,13 +22,14 @@ from dryci.plugin.publishing import publish_results, report_run, run_usage, save
 from dryci.plugin.report import dryci_summary, explain_lines, explanations, format_shadow
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
-from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome
+from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome, closure_sources
 from dryci.plugin.xdist import WorkerOutput, WorkerPayload
 from dryci.recording.runtime import Recording, encode_recorded, recording_key
 from dryci.selection.decision import Level
 from dryci.selection.files import in_canary
 from dryci.selection.plan import Selection, Uncollected
 from dryci.selection.shadow import ShadowSummary, WouldSkip, shadow_summary, would_skip
+from dryci.selection.skips import Resolve
 
 if TYPE_CHECKING:
     from dryci.store.base import Store
@@ -299,9 +300,21 @@ class DryciSession:
             report.skipped
             and item.nodeid in self.index
             and not self.tracker.skipped_by_cache(report)
-            and cacheable_outcome(item, report)
+            and cacheable_outcome(item, report, self._closure_sources(item.nodeid))
         ):
             self.cacheable.add(item.nodeid)
+
+    def _closure_sources(self, nodeid: str) -> Resolve | None:
+        """Project sources a skip condition may read a name from: the test file's closure (on the
+        controller, which holds the analysis; a worker shows none)."""
+        planned, base = self.planned, self.base_dir
+        if planned is None or base is None:
+            return None
+        try:
+            closure = planned.analysis.closure(self.index[nodeid][0])
+        except KeyError:
+            return None
+        return closure_sources(closure, base)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.is_worker:

@@ -45,7 +45,8 @@ class UnitRecorder:
 
     def __init__(self, root: str | os.PathLike[str], tracer: CodeTracer | None = None) -> None:
         self._root = os.path.abspath(root)
-        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True)
+        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True, project=True)
+        self._tracer.narrow(lambda filename: self._relative(filename) is not None)
         # By identity (the code object kept alive, so its id stays unique): equal code objects of two
         # files (same name, line and body) must not share one file's unit.
         self._unit_of: dict[int, tuple[CodeType, Unit | None]] = {}

@@ -8,14 +8,15 @@ windows, each with an *owner* that decides which tests count the window's units 
   collection of a class in it: that class's bucket, shared by the tests of the class. Module-level
   code of a test module runs for its own tests: no other file sees the globals it leaves (an import
   of it from another test file is an import group, below);
-- fixture setup: a fixture of scope ``class`` (xunit ``setup_class``, unittest's ``setUpClass`` and
-  class-scoped fixtures) is computed for one class and cached for it only: the class bucket. One of
-  scope ``function`` or ``module`` (xunit ``setup_module``/``setup_method``) is computed for the test
-  being set up and cached at most for its module, so its units go to that test's file bucket;
-  a ``session`` or ``package`` fixture's value is reused by tests of other files: GLOBAL. Fixtures set
-  up inside others (``request.getfixturevalue``) stack; setup code outside any fixture, and the
-  reporting of the setup phase until the call phase starts: file bucket (report hooks run again for
-  every test, so every file records what they run; one window fewer per test keeps the cost down);
+- the setup phase of test T (function-scoped fixtures, xunit ``setup_method``, setup code outside any
+  fixture, reporting of the setup phase): T's own units, as its call phase, in one window with it.
+  Such a fixture is computed for T alone. A fixture of scope ``class`` (xunit ``setup_class``,
+  unittest's ``setUpClass`` and class-scoped fixtures) is computed for one class and cached for it
+  only: the class bucket. One of scope ``module`` (xunit ``setup_module``) is cached for its module:
+  that test's file bucket. A ``session`` or ``package`` fixture's value is reused by tests of other
+  files: GLOBAL. Fixtures set up inside others (``request.getfixturevalue``) stack. One window for
+  setup and call is also one re-arming of the tracer per test instead of two (re-arming is the
+  larger part of what recording costs);
 - everything else (start-up: plugins and conftest imports; directory and package collection; teardown;
   session finish): GLOBAL, shared by every test of the run.
 
@@ -79,7 +80,7 @@ class Recorded:
     classes: Mapping[str, frozenset[Unit]] = field(default_factory=dict)  # class node id -> its bucket
 
     def own(self, nodeid: str) -> frozenset[Unit] | None:
-        """The units a test ran itself: its call phase and the setup of the classes around it."""
+        """The units a test ran itself: its setup and call phases and the setup of the classes around it."""
         units = self.tests.get(nodeid)
         if units is None:
             return None
@@ -143,10 +144,10 @@ class Recording:
     """Started as early as possible; :meth:`attach` names the project root once it is known."""
 
     def __init__(self, tracer: CodeTracer | None = None) -> None:
-        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True)
+        self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True, project=True)
         self._recorder: UnitRecorder | None = None
         self._owners: list[_Owner] = [_GLOBAL]  # the innermost window's owner last
-        self._setup_open = False  # the setup phase's file window stays open until the call phase
+        self._setup_open = False  # the setup window (the test's own) stays open until the call phase
         self._global: set[Unit] = set()
         self._files: dict[str, set[Unit]] = {}
         self._classes: dict[str, set[Unit]] = {}
@@ -241,6 +242,8 @@ class Recording:
             self._push(_GLOBAL)
         elif scope == "class" and isinstance(node, pytest.Class):
             self._push(self._class_owner(node))
+        elif scope == "function" and isinstance(node, pytest.Item):
+            self._push(("test", node.nodeid))  # computed for this test alone
         else:
             self._push(self._file_owner(node))
         yield
@@ -248,7 +251,7 @@ class Recording:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
-        self._push(self._file_owner(item))
+        self._push(("test", item.nodeid))
         yield
         self._setup_open = True  # closed by the call phase, or by teardown when setup failed or skipped
 

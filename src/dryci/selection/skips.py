@@ -7,15 +7,19 @@ network, the clock) must not be cached. So a skip is cacheable only when every `
 and ``xfail`` mark the test carries is written in its own test file, and every condition is built
 from constants and from what the key holds: the platform, the Python version and implementation,
 and names bound at module level to such values or by ``import``/``except ImportError`` (installed
-distributions are in the key). Marks added elsewhere (a conftest hook, a plugin) are never
-cacheable: nothing shows what they read.
+distributions are in the key). A name imported from a project module (``from pkg._compat import
+WIN``) counts when the caller can show that module's source from the test file's closure (so its
+content is in the key) and the name is bound there to such a value. Marks added elsewhere (a
+conftest hook, a plugin) are never cacheable: nothing shows what they read.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Union
 
 __all__ = ["MARK_NAMES", "StaticMark", "module_skip_is_cacheable", "static_marks"]
 
@@ -66,14 +70,36 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+Resolve = Callable[[str], "str | None"]
+"""A project module's source by its dotted name, or None when it is not one the key covers."""
+
+_MAX_IMPORT_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class _FromImport:
+    """A name bound by ``from MODULE import NAME`` at module level, outside an import guard."""
+
+    module: str
+    name: str
+
+
+_Value = Union[ast.expr, _FromImport]
+_Names = Mapping[str, Sequence[_Value]]
+
+
 class _Conditions:
-    def __init__(self, names: Mapping[str, Sequence[ast.expr]]) -> None:
+    def __init__(self, names: _Names, resolve: Resolve | None = None, depth: int = 0) -> None:
         self.names = names
+        self._resolve = resolve
+        self._depth = depth
         self._resolving: set[str] = set()
 
-    def safe(self, node: ast.expr | None) -> bool:
+    def safe(self, node: _Value | None) -> bool:
         if node is None or isinstance(node, ast.Constant):
             return True
+        if isinstance(node, _FromImport):
+            return self._imported(node)
         dotted = _dotted(node)
         if dotted is not None:
             if dotted in _SAFE_VALUES or any(dotted.startswith(v + ".") for v in _SAFE_VALUES):
@@ -104,6 +130,15 @@ class _Conditions:
             return self.safe(node.test) and self.safe(node.body) and self.safe(node.orelse)
         return False
 
+    def _imported(self, node: _FromImport) -> bool:
+        if self._resolve is None or self._depth >= _MAX_IMPORT_DEPTH:
+            return False
+        source = self._resolve(node.module)
+        parsed = _parsed(source) if source is not None else None
+        if parsed is None:
+            return False
+        return _Conditions(parsed[1], self._resolve, self._depth + 1)._name(node.name)
+
     def _name(self, name: str) -> bool:
         values = self.names.get(name)
         if not values or name in self._resolving:
@@ -115,9 +150,10 @@ class _Conditions:
             self._resolving.discard(name)
 
 
-def _module_names(tree: ast.Module) -> dict[str, list[ast.expr]]:
-    """Names bound at module level to an expression; ``import``ed names count as constants."""
-    names: dict[str, list[ast.expr]] = {}
+def _module_names(tree: ast.Module) -> dict[str, list[_Value]]:
+    """Names bound at module level to an expression; names imported inside an import guard count as
+    constants, others imported from a module as :class:`_FromImport`."""
+    names: dict[str, list[_Value]] = {}
 
     def visit(body: Sequence[ast.stmt], in_import_guard: bool) -> None:
         for stmt in body:
@@ -137,6 +173,12 @@ def _module_names(tree: ast.Module) -> dict[str, list[ast.expr]]:
                 for alias in stmt.names:
                     bound = (alias.asname or alias.name).split(".")[0]
                     names.setdefault(bound, []).append(ast.Constant(True))
+            elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+                for alias in stmt.names:
+                    if alias.name != "*":
+                        names.setdefault(alias.asname or alias.name, []).append(
+                            _FromImport(stmt.module, alias.name)
+                        )
             elif isinstance(stmt, ast.Try):
                 guards = all(
                     h.type is not None and _dotted(h.type) in ("ImportError", "ModuleNotFoundError")
@@ -156,9 +198,7 @@ def _module_names(tree: ast.Module) -> dict[str, list[ast.expr]]:
     return names
 
 
-def _marks_in(
-    expr: ast.expr, names: Mapping[str, Sequence[ast.expr]], depth: int = 0
-) -> Iterator[ast.Call | str]:
+def _marks_in(expr: _Value, names: _Names, depth: int = 0) -> Iterator[ast.Call | str]:
     """The mark calls an expression (a decorator, a ``pytestmark`` value) stands for.
 
     Yields the ``pytest.mark.NAME(...)`` calls, or the bare name of a mark used without a call
@@ -167,6 +207,8 @@ def _marks_in(
     if depth > 5:
         yield "<unknown>"
         return
+    if isinstance(expr, _FromImport):
+        return  # a mark defined elsewhere: not shown, so the marks found will not match pytest's
     if isinstance(expr, (ast.List, ast.Tuple)):
         for element in expr.elts:
             yield from _marks_in(element, names, depth + 1)
@@ -184,19 +226,32 @@ def _class(tree: ast.Module, name: str) -> ast.ClassDef | None:
     return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
 
 
-def static_marks(source: str, class_names: Sequence[str], function_name: str) -> list[StaticMark] | None:
-    """The skip/skipif/xfail marks the test file's source gives this test; None if it cannot tell.
-
-    ``class_names``: the classes around the test, outermost first; ``function_name``: the test
-    function's own name (without parametrization).
-    """
+@functools.lru_cache(maxsize=16)
+def _parsed(source: str) -> tuple[ast.Module, _Names] | None:
+    """The tree and module-level names of a test file, once per file for all its skipped tests (only
+    read, never changed)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    names = _module_names(tree)
-    conditions = _Conditions(names)
-    exprs: list[ast.expr] = [*names.get("pytestmark", [])]
+    return tree, _module_names(tree)
+
+
+def static_marks(
+    source: str, class_names: Sequence[str], function_name: str, resolve: Resolve | None = None
+) -> list[StaticMark] | None:
+    """The skip/skipif/xfail marks the test file's source gives this test; None if it cannot tell.
+
+    ``class_names``: the classes around the test, outermost first; ``function_name``: the test
+    function's own name (without parametrization); ``resolve``: the source of a project module the
+    test file imports a name from (see :data:`Resolve`).
+    """
+    parsed = _parsed(source)
+    if parsed is None:
+        return None
+    tree, names = parsed
+    conditions = _Conditions(names, resolve)
+    exprs: list[_Value] = [*names.get("pytestmark", [])]
     body: Sequence[ast.stmt] = tree.body
     for class_name in class_names:
         cls = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
