@@ -183,3 +183,27 @@ def test_the_ini_option_turns_shadow_mode_on(project: pytest.Pytester) -> None:
     shadow = project.runpytest()
     shadow.assert_outcomes(passed=ALL_TESTS)
     assert shadow_line(shadow).startswith(f"dryci shadow: would have skipped {ALL_TESTS} of {ALL_TESTS} ")
+
+
+def test_a_missed_failure_at_function_level_names_the_record(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makeini("[pytest]\npythonpath = src\ndryci_level = function\n")
+    write(
+        project.path / "tests/test_env.py",
+        "import os\n\nfrom calc.ops import add\n\n\n"
+        "def test_adds_unless_broken():\n    assert add(1, 1) == 2 and 'BREAK_IT' not in os.environ\n",
+    )
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS + 1)
+    ops = project.path / "src/calc/ops.py"
+    ops.write_text(ops.read_text().replace("return a - b", "return -(b - a)"))  # not run by test_env.py
+    monkeypatch.setenv("BREAK_IT", "1")
+    shadow = project.runpytest("--dryci-shadow")
+    shadow.assert_outcomes(passed=ALL_TESTS, failed=1)
+    assert shadow_line(shadow).endswith("; 1 of them failed")
+    shadow.stdout.fnmatch_lines(
+        [
+            "  tests/test_env.py::test_adds_unless_broken: would skip: none of the code it ran changed"
+            " (function level, record *)"
+        ]
+    )
