@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sqlite3
 from collections.abc import Iterator
 
@@ -61,3 +62,31 @@ def test_a_server_that_accepts_and_never_answers_costs_one_timeout_per_run(
     assert len(hanging.connections) == 1
     lines = [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached, " not in line]
     assert len(lines) == 1 and "no answer within 0.5 s" in lines[0], lines
+
+
+def test_a_rate_limited_query_runs_everything_with_one_clear_line(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    db = "sqlite:///" + str(project.path / "limited.db")
+    args = ["--rate-limit", "0.01", "--rate-burst", "1"]  # after one request, Retry-After 100 s
+    with live_server(db, args, log_dir=project.path) as live:
+        token = live.project("acme").write
+        env.setenv("DRYCI_SERVER", live.url)
+        env.setenv("DRYCI_TOKEN", token)
+        spent = httpx.post(
+            live.url + "/api/v2/query", json={"keys": []}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert spent.status_code == 200
+        result = project.runpytest("--dryci")
+    result.assert_outcomes(passed=ALL_TESTS)
+    assert result.ret == 0
+    lines = [line for line in result.stdout.lines if line.startswith("dryci: ") and " cached, " not in line]
+    # Neither the function-level records nor the publish asked again, and they said nothing more.
+    assert len(lines) == 1, result.stdout.lines
+    assert fnmatch.fnmatch(
+        lines[0],
+        f"dryci: {live.url}: rate limited (HTTP 429, Retry-After 100 s), longer than the ?.? s left "
+        "of the 3 s budget (DRYCI_TIMEOUT) (running all tests)",
+    ), lines[0]

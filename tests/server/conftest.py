@@ -82,6 +82,7 @@ def server(
     """One real server per backend for the session; each test isolates itself in fresh projects (tenants)."""
     directory = tmp_path_factory.mktemp("server")
     url = new_db_url(request.param, directory, pg_available, pg_schemas)
-    live = start_server(url, ["--rate-limit", "0"], log_dir=directory)
+    # No rate limits: tests from every module share it, and many send bad tokens on purpose.
+    live = start_server(url, ["--rate-limit", "0", "--auth-rate-limit", "0"], log_dir=directory)
     yield live
     live.stop()

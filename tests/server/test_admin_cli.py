@@ -101,7 +101,8 @@ def test_purge_by_hash_removes_that_key_only(server: LiveServer) -> None:
 def test_recent_runs_keep_the_provenance_of_each_publish(server: LiveServer) -> None:
     p = server.project()
     publish(server, p.write, {key(1): [tid(1)]}, branch="feature/x")
-    page = httpx.get(server.url + "/", cookies={"dryci_session": p.read}).text
+    with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+        page = browser.post("/login", data={"token": p.read}).text
     assert "feature/x" in page
     assert "c0ffee" in page
     assert p.write.split("_")[1] in page

@@ -131,17 +131,17 @@ def execute(db_url: str, sql: str) -> None:
 def test_the_migration_keeps_usage_rows_and_starts_the_run_counters_at_zero(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = tuple(m for m in schema.MIGRATIONS if m.version < 5)
+    before = tuple(m for m in schema.MIGRATIONS if m.version < 6)
     with monkeypatch.context() as older:
         older.setattr(schema, "MIGRATIONS", before)
         older.setattr(schema, "LATEST", before[-1].version)
         backend = open_backend(db_url)
         try:
-            assert backend.schema_version == 4
+            assert backend.schema_version == 5
             project = backend.create_project("old", None, 0.0).id
         finally:
             backend.close()
-        # As a version-4 server wrote it (its own columns only).
+        # As a version-5 server wrote it (its own columns only).
         execute(
             db_url,
             "INSERT INTO usage_daily (project_id, day, queries, hits, misses, tests_published, tests_skipped,"
@@ -149,7 +149,7 @@ def test_the_migration_keeps_usage_rows_and_starts_the_run_counters_at_zero(
         )
     backend = open_backend(db_url)
     try:
-        assert backend.schema_version == schema.LATEST == 5
+        assert backend.schema_version == schema.LATEST == 6
         (row,) = backend.usage(project, day_of(0.0))
         assert (row.queries, row.tests_skipped, row.seconds_saved) == (3, 7, 2.5)
         counters = (row.runs, row.tests_total, row.seconds_run, row.shadow_runs, row.shadow_missed)

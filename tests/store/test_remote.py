@@ -121,6 +121,54 @@ def test_too_many_requests_is_retried_after_the_time_the_server_asks_for(remote:
     assert len(server.requests) == 2
 
 
+def test_a_second_429_is_not_waited_for(remote: Remote) -> None:
+    with serve(always(Reply(status=429, headers={"Retry-After": "0.2"}))) as server:
+        store = remote(server.url, timeout=3.0)
+        with pytest.raises(StoreUnavailable, match=r"rate limited \(HTTP 429\) again after waiting"):
+            store.query([KEY_A])
+        assert len(server.requests) == 2  # waited once as asked, asked once more
+        assert store.breaker_open  # limited even after waiting: not asked again this session
+        with pytest.raises(StoreUnavailable, match="not asking it again this session"):
+            store.publish({KEY_A: FileEntry({ID_1: 1.0})}, Provenance(), STATS)
+        assert len(server.requests) == 2
+
+
+def test_after_a_wait_too_long_for_one_call_a_later_call_asks_again(remote: Remote) -> None:
+    answers = itertools.chain([Reply(status=429, headers={"Retry-After": "2"})], itertools.repeat(None))
+    cache = MemoryCache()
+    with serve(lambda p, b: next(answers) or cache(p, b)) as server:
+        store = remote(server.url, timeout=1.5)
+        with pytest.raises(StoreUnavailable, match="longer than the"):
+            store.query([KEY_A])
+        assert store.breaker_open  # for now: the plugin would say nothing more
+        time.sleep(1.0)  # 1 s of the asked wait left: this call's budget of 1.5 s holds it
+        assert not store.breaker_open
+        store.publish({KEY_A: FileEntry({ID_1: 1.0})}, Provenance(), STATS)
+    assert [r.path for r in server.requests] == ["/api/v2/query", "/api/v2/publish"]
+    assert set(cache.data) == {KEY_A}
+
+
+def test_a_429_asking_for_more_than_the_budget_leaves_the_server_alone_while_it_lasts(
+    remote: Remote,
+) -> None:
+    with serve(always(Reply(status=429, headers={"Retry-After": "5"}))) as server:
+        store = remote(server.url, timeout=3.0)
+        with pytest.raises(StoreUnavailable, match=r"Retry-After 5 s\), longer than the 3\.0 s left"):
+            store.query([KEY_A])
+        assert store.breaker_open  # the plugin says nothing more and publishes nothing meanwhile
+        with pytest.raises(StoreUnavailable, match=r"not asking again for the [45]\.\d s"):
+            store.publish({KEY_A: FileEntry({ID_1: 1.0})}, Provenance(), STATS)
+        assert len(server.requests) == 1
+
+
+def test_a_429_without_retry_after_is_retried_after_a_short_backoff(remote: Remote) -> None:
+    answers = itertools.chain([Reply(status=429)], itertools.repeat(None))
+    cache = MemoryCache()
+    with serve(lambda p, b: next(answers) or cache(p, b)) as server:
+        assert remote(server.url).query([KEY_A]) == [FileEntry()]
+    assert len(server.requests) == 2
+
+
 def test_a_server_that_keeps_failing_makes_the_store_unavailable_within_the_deadline(remote: Remote) -> None:
     with serve(always(Reply(status=500))) as server:
         store = remote(server.url, timeout=1.0, breaker_threshold=100)

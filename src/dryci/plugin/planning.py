@@ -122,7 +122,6 @@ def plan_run(
             entries = store.query([key_for(h) for h in analysis.hashes.values()])
         except StoreUnavailable as exc:
             say(f"dryci: {exc.reason} {RUNNING_ALL}")
-            publish = publish and not store.breaker_open  # already said once: publishing would repeat it
     plan = make_plan(analysis.hashes, entries, skip=settings.skip)
     forged = forged_tags(plan, entries) if entries is not None else 0
     if forged:

@@ -79,6 +79,10 @@ def publish_results(outcome: RunOutcome, planned: Planned, counts: RunCounts) ->
     store = planned.store
     if store is None:
         return []
+    if store.breaker_open:
+        # It failed this run (or a 429 still asks to wait), and that was said once already. Asked
+        # here, not when planning: a server that rate-limited the query may take the publish.
+        return []
     results = _results(outcome)
     entries = entries_to_publish(outcome.selection.plan, results, outcome.full_counts)
     if not entries:

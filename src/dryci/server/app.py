@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -48,20 +47,12 @@ from dryci.server.config import Settings
 from dryci.server.dashboard import dashboard_router
 from dryci.server.errors import ApiError, AuthError
 from dryci.server.metrics import Metrics, MetricsMiddleware
-from dryci.server.ratelimit import RateLimiter
+from dryci.server.ratelimit import RateLimiter, client_address, refuse_if_over
 from dryci.server.recorder import UsageRecorder, day_of
+from dryci.server.state import ServerState
 
 log = logging.getLogger("dryci.server")
 BODY_TIMEOUT = 60.0
-
-
-@dataclass
-class ServerState:
-    backend: Backend
-    settings: Settings
-    metrics: Metrics
-    limiter: RateLimiter
-    recorder: UsageRecorder
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,6 +94,7 @@ def _retention_loop(state: ServerState, stop: threading.Event) -> None:
             )
             if removed:
                 log.info("dryci: retention removed %d entries", removed)
+            state.backend.sweep_sessions(time.time())  # logins sweep too; this covers quiet servers
         except DryciError as exc:
             log.warning("dryci: retention failed: %s", exc)
         if stop.wait(state.settings.retention_interval_seconds):
@@ -116,6 +108,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         settings,
         Metrics(),
         RateLimiter(settings.rate_limit, settings.rate_burst),
+        RateLimiter(settings.auth_rate_limit, settings.auth_rate_burst),
         UsageRecorder(backend, settings.flush_seconds),
     )
 
@@ -147,8 +140,30 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     _install_error_handlers(app)
 
-    def authorize(token: str, now: float, *, write: bool) -> Principal:
-        principal = authenticate(backend, token, now)
+    def authenticated(token: str | None, now: float, address: str) -> Principal:
+        """The token's principal; a failure counts against the address (429 once it failed too often).
+
+        A valid token is never refused for its address: it has its own per-token limit.
+        """
+        try:
+            return authenticate(backend, token, now)
+        except AuthError:
+            refuse_if_over(state.failures, address, now)
+            raise
+
+    def bearer(header: str | None, now: float, address: str) -> str | None:
+        """The token of an Authorization header; a malformed one counts as a failed authentication."""
+        try:
+            return bearer_token(header)
+        except AuthError:
+            refuse_if_over(state.failures, address, now)
+            raise
+
+    def from_header(header: str | None, now: float, address: str) -> Principal:
+        return authenticated(bearer(header, now, address), now, address)
+
+    def authorize(token: str, now: float, address: str, *, write: bool) -> Principal:
+        principal = authenticated(token, now, address)
         retry = state.limiter.retry_after(principal.token_id, now)
         if retry is not None:
             raise ApiError(
@@ -160,12 +175,14 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
             require_write(principal)
         return principal
 
-    async def received(request: Request) -> tuple[str, bytearray, float]:
-        """The bearer token (401 before the body is read), the body and the request time."""
-        token = bearer_token(request.headers.get("authorization"))
+    async def received(request: Request) -> tuple[str, bytearray, float, str]:
+        """The bearer token (401 before the body is read), the body, the request time and address."""
+        address, now = client_address(request), time.time()
+        token = bearer(request.headers.get("authorization"), now, address)
         if token is None:
+            refuse_if_over(state.failures, address, now)
             raise AuthError("missing Authorization: Bearer token")
-        return token, await read_body(request), time.time()
+        return token, await read_body(request), time.time(), address
 
     # Large bodies are decoded (and handled) in worker threads, at most decode_slots at once: however
     # many arrive, their memory is bounded and the event loop keeps serving everyone else.
@@ -177,7 +194,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     async def call(
         request: Request, route: str, work: Callable[[Principal, Any, float], Any], *, write: bool
     ) -> Any:
-        token, raw, now = await received(request)
+        token, raw, now, address = await received(request)
 
         def run() -> Any:
             with slot(raw):  # taken before a pooled connection: a waiting body holds none
@@ -187,7 +204,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                     return checked()
 
         def checked() -> Any:
-            principal = authorize(token, now, write=write)
+            principal = authorize(token, now, address, write=write)
             return work(principal, decode_body(route, raw), now)
 
         if backend.local_reads and not write and len(raw) <= INLINE_BYTES:
@@ -224,8 +241,8 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                 request, route, lambda p, data, now: publish(p, decode(data), api, now), write=True
             )
             return stored
-        token, raw, now = await received(request)
-        principal = authorize(token, now, write=True)
+        token, raw, now, address = await received(request)
+        principal = authorize(token, now, address, write=True)
 
         def validated() -> PublishRequest:
             with slot(raw):
@@ -351,9 +368,11 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         responses=schemas.responses({"type": "object"}, 401, 422, 429, 503),
     )
     async def v2_usage(request: Request, days: int = Query(30, ge=1, le=366)) -> Response:
+        address = client_address(request)
+
         def run() -> Any:
             now = time.time()
-            principal = authenticate(backend, bearer_token(request.headers.get("authorization")), now)
+            principal = from_header(request.headers.get("authorization"), now, address)
             rows = backend.usage(principal.project_id, day_of(now - (days - 1) * 86400.0))
             return {
                 "project": principal.project,
@@ -384,11 +403,14 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         "/api/v2/whoami",
         tags=["v2"],
         summary="What the token may do",
-        responses=schemas.responses({"type": "object"}, 401, 503),
+        responses=schemas.responses({"type": "object"}, 401, 429, 503),
     )
     async def whoami(request: Request) -> Response:
+        address = client_address(request)
+
         def run() -> Any:
-            p = authenticate(backend, bearer_token(request.headers.get("authorization")), time.time())
+            now = time.time()
+            p = from_header(request.headers.get("authorization"), now, address)
             return {
                 "token_id": p.token_id,
                 "project": p.project,

@@ -48,6 +48,11 @@ def check_row(row: TokenRow | None, token: str, now: float) -> Principal:
     """Pure decision: does ``token`` match ``row`` and may it be used at ``now``?"""
     if row is None or not hmac.compare_digest(row.token_hash, hash_token(token)):
         raise AuthError("unknown token")
+    return usable(row, now)
+
+
+def usable(row: TokenRow, now: float) -> Principal:
+    """Pure decision: may the token of ``row`` (already proven, or behind a session) be used at ``now``?"""
     if row.revoked_at is not None and row.revoked_at <= now:
         raise AuthError("token revoked")
     if row.expires_at is not None and row.expires_at <= now:

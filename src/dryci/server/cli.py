@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from dryci.exceptions import ConfigError
 from dryci.server.config import DEFAULT_DB, DEFAULT_LISTEN, SETTINGS_ENV, Settings, parse_listen
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric flag: named after the Settings field it sets, which also gives its default."""
+
+    field: str
+    kind: type[int] | type[float]
+    least: float
+    help: str
+    strictly: bool = False  # the value must be above ``least``, not merely reach it
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    def value(self, args: argparse.Namespace) -> float:
+        """The parsed value, or ConfigError naming the flag when it is out of range."""
+        value: float = getattr(args, self.field)
+        if not math.isfinite(value):
+            raise ConfigError(f"expected a finite number, got {value}", key=self.flag)
+        if value < self.least or (self.strictly and value == self.least):
+            wanted = "a positive number" if self.strictly and self.least == 0 else f"at least {self.least:g}"
+            raise ConfigError(f"expected {wanted}, got {value:g}", key=self.flag)
+        return value
+
+
+NUMBERS = (
+    Number("workers", int, 1, "worker processes"),
+    Number("rate_limit", float, 0, "requests per second per token, 0 for none"),
+    Number("rate_burst", int, 1, "burst allowance per token; the default lets 200 CI shards start at once"),
+    Number("auth_rate_limit", float, 0, "failed authentications per second per client address, 0 for none"),
+    Number("auth_rate_burst", int, 1, "burst allowance of failed authentications per client address"),
+    Number("max_connections", int, 1, "connections served at once; beyond, requests get 503"),
+    Number("header_timeout", float, 0, "seconds a request may take to send its headers", strictly=True),
+    Number("retention_days", float, 0, "evict entries not read for this many days", strictly=True),
+    Number("session_hours", float, 0, "a dashboard login lasts this many hours at most", strictly=True),
+)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -23,37 +63,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default=os.environ.get("DRYCI_LISTEN", DEFAULT_LISTEN),
         help="HOST:PORT to listen on (env DRYCI_LISTEN; default %(default)s)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument(
-        "--rate-limit",
-        type=float,
-        default=Settings.rate_limit,
-        help="requests per second per token, 0 for none (default %(default)s)",
-    )
-    parser.add_argument(
-        "--rate-burst",
-        type=int,
-        default=Settings.rate_burst,
-        help="burst allowance per token (default %(default)s: 200 CI shards starting at once)",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=Settings.max_connections,
-        help="connections served at once; beyond, requests get 503 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--header-timeout",
-        type=float,
-        default=Settings.header_timeout,
-        help="seconds a request may take to send its headers (default %(default)s)",
-    )
-    parser.add_argument(
-        "--retention-days",
-        type=float,
-        default=30.0,
-        help="evict entries not read for this many days (default %(default)s)",
-    )
+    for number in NUMBERS:
+        parser.add_argument(
+            number.flag,
+            type=number.kind,
+            default=getattr(Settings, number.field),
+            help=f"{number.help} (default %(default)s)",
+        )
     parser.add_argument(
         "--max-entries",
         type=int,
@@ -61,39 +77,32 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="default cap on cached keys per project (a project's own cap wins)",
     )
     parser.add_argument("--dashboard-public", action="store_true", help="show the dashboard without login")
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="believe X-Forwarded-Proto/-For from this proxy address or network (repeatable; "
+        "default: from none)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request line (never headers)")
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     host, port = parse_listen(args.listen)
-    for name, value, low in (
-        ("--workers", args.workers, 1),
-        ("--rate-burst", args.rate_burst, 1),
-        ("--max-connections", args.max_connections, 1),
-    ):
-        if value < low:
-            raise ConfigError(f"expected at least {low}, got {value}", key=name)
-    if args.header_timeout <= 0:
-        raise ConfigError("expected a positive number of seconds", key="--header-timeout")
-    if args.rate_limit < 0 or args.retention_days <= 0:
-        raise ConfigError(
-            "expected a positive number", key="--rate-limit" if args.rate_limit < 0 else "--retention-days"
-        )
+    # Each value has its field's type: argparse converted it with ``kind``.
+    numbers: dict[str, Any] = {number.field: number.value(args) for number in NUMBERS}
     if args.max_entries is not None and args.max_entries < 1:
         raise ConfigError(f"expected at least 1, got {args.max_entries}", key="--max-entries")
     return Settings(
         db=args.db,
         host=host,
         port=port,
-        workers=args.workers,
-        rate_limit=args.rate_limit,
-        rate_burst=args.rate_burst,
-        retention_days=args.retention_days,
         max_entries=args.max_entries,
         dashboard_public=args.dashboard_public,
-        max_connections=args.max_connections,
-        header_timeout=args.header_timeout,
+        trusted_proxies=",".join(a.strip() for a in args.trusted_proxy if a.strip()),
+        **numbers,
     )
 
 
@@ -118,6 +127,9 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         "http": "dryci.server.transport:GuardedHttpToolsProtocol",
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": 5,
+        # Forwarded headers only from the proxies named: uvicorn's default trusts loopback.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if settings.workers == 1:
         from dryci.server.transport import GuardedHttpToolsProtocol

@@ -23,9 +23,17 @@ class Settings:
     # batches, within seconds. Sustained 200/s per token still stops a runaway client.
     rate_limit: float = 200.0  # requests per second per token; 0 disables
     rate_burst: int = 1000
+    # Failed authentications (wrong login, bad or missing token) per client address: enough for a
+    # mistyped token, not for guessing or for flooding the token table with lookups.
+    auth_rate_limit: float = 1.0  # per second; 0 disables
+    auth_rate_burst: int = 20
     retention_days: float = 30.0
     max_entries: int | None = None  # default per-project cap; a project's own cap wins
     dashboard_public: bool = False
+    session_hours: float = 12.0  # a dashboard login lasts this long at most (and never past its token)
+    # Addresses whose X-Forwarded-Proto/-For headers are believed (uvicorn's forwarded_allow_ips);
+    # empty: none, so the scheme and client address are those of the connection itself.
+    trusted_proxies: str = ""
     flush_seconds: float = 1.0  # how often usage counters and read times are written
     retention_interval_seconds: float = 3600.0
     max_connections: int = 1000  # served at once per process; beyond, 503

@@ -1,9 +1,10 @@
 """The web dashboard: per project hit rate, tests skipped, time saved per day (SVG), the shadow runs'
 soundness check (tests they would have skipped, missed failures in red), recent runs.
 
-Server-rendered HTML, no JavaScript. Login posts a token; the session cookie holds that token
-(HttpOnly, SameSite=Strict) and every page view authenticates it again, so revocation applies at once.
-An ``admin`` token (or ``--dashboard-public``) sees every project, other tokens their own.
+Server-rendered HTML, no JavaScript. Login posts a token and gets a server-side session (see
+``sessions.py``): the cookie holds a random session id, never the token, and every page view checks
+the session and its token again, so logout, expiry and revocation apply at once. An ``admin`` token
+(or ``--dashboard-public``) sees every project, other tokens their own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -20,13 +21,19 @@ from starlette.concurrency import run_in_threadpool
 
 from dryci.server.auth import authenticate
 from dryci.server.backends.base import RunRecord, UsageDay
-from dryci.server.errors import AuthError
+from dryci.server.errors import ApiError, AuthError
+from dryci.server.ratelimit import client_address, refuse_if_over
 from dryci.server.recorder import day_of
+from dryci.server.sessions import (
+    COOKIE,
+    clear_cookie,
+    hash_session,
+    open_session,
+    session_principal,
+    set_cookie,
+)
+from dryci.server.state import ServerState
 
-if TYPE_CHECKING:
-    from dryci.server.app import ServerState
-
-COOKIE = "dryci_session"
 LOGIN_MAX_BYTES = 4096
 DAYS = 30
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-size:1.4em}
@@ -156,6 +163,14 @@ def _page(body: str) -> str:
     )
 
 
+def _limited(error: ApiError) -> Response:
+    return HTMLResponse(
+        _page(f'<p class="error">{html.escape(error.message)}; try again later.</p>'),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
 LOGIN = (
     '<form method="post" action="/login"><label>Token <input type="password" name="token" '
     'autocomplete="off" size="70"></label> <button type="submit">Log in</button></form>'
@@ -166,11 +181,13 @@ def dashboard_router(state: ServerState) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     backend = state.backend
 
-    def views(token: str | None, now: float) -> list[ProjectView]:
+    def views(session_id: str | None, now: float) -> list[ProjectView]:
         if state.settings.dashboard_public:
             projects = [(p.id, p.name) for p in backend.list_projects()]
         else:
-            principal = authenticate(backend, token, now)
+            if session_id is None:
+                raise AuthError("not logged in")
+            principal = session_principal(backend, session_id, now)
             if principal.scope == "admin":
                 projects = [(p.id, p.name) for p in backend.list_projects()]
             else:
@@ -183,20 +200,26 @@ def dashboard_router(state: ServerState) -> APIRouter:
 
     @router.get("/")
     async def index(request: Request) -> Response:
-        token = request.cookies.get(COOKIE)
-        if token is None and not state.settings.dashboard_public:
+        session_id = request.cookies.get(COOKIE)
+        if session_id is None and not state.settings.dashboard_public:
             return HTMLResponse(_page(LOGIN))
         now = time.time()
         try:
-            found = await run_in_threadpool(views, token, now)
+            found = await run_in_threadpool(views, session_id, now)
         except AuthError as exc:
+            try:
+                refuse_if_over(state.failures, client_address(request), now)
+            except ApiError as limited:
+                page = _limited(limited)
+                clear_cookie(page, request)  # the session is no good either way
+                return page
             page = HTMLResponse(
                 _page(f'<p class="error">{html.escape(exc.message)}; log in again.</p>{LOGIN}'),
                 status_code=401,
             )
-            page.delete_cookie(COOKIE)
+            clear_cookie(page, request)
             return page
-        logout = '<form method="post" action="/logout"><button>Log out</button></form>' if token else ""
+        logout = '<form method="post" action="/logout"><button>Log out</button></form>' if session_id else ""
         body = "".join(render_project(v, now) for v in found) or "<p>No projects yet.</p>"
         return HTMLResponse(_page(logout + body))
 
@@ -210,20 +233,33 @@ def dashboard_router(state: ServerState) -> APIRouter:
                 return HTMLResponse(page, status_code=413)
         fields: dict[str, Any] = parse_qs(raw.decode("utf-8", "replace"))
         token = (fields.get("token") or [""])[0].strip()
+        now = time.time()
+
+        def start() -> tuple[str, float]:
+            principal = authenticate(backend, token or None, now)
+            return open_session(backend, principal, now, state.settings.session_hours * 3600.0)
+
         try:
-            await run_in_threadpool(authenticate, backend, token or None, time.time())
+            session_id, lasts = await run_in_threadpool(start)
         except AuthError as exc:
+            try:
+                refuse_if_over(state.failures, client_address(request), now)
+            except ApiError as limited:
+                return _limited(limited)
             return HTMLResponse(
                 _page(f'<p class="error">{html.escape(exc.message)}</p>{LOGIN}'), status_code=401
             )
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        set_cookie(response, request, session_id, lasts)
         return response
 
     @router.post("/logout")
-    async def logout() -> Response:
+    async def logout(request: Request) -> Response:
+        session_id = request.cookies.get(COOKIE)
+        if session_id is not None:
+            await run_in_threadpool(backend.end_session, hash_session(session_id))
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(COOKIE)
+        clear_cookie(response, request)
         return response
 
     return router

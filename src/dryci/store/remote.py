@@ -10,6 +10,11 @@ circuit breaker opens and the store answers ``StoreUnavailable`` at once for the
 it opens at once when a call spent its whole budget waiting (a server that accepts and never answers
 costs one timeout per run, not one per call) or when the server cannot be reached at all (a refused
 connection is not retried).
+
+A 429 (rate limited) is an answer, not a failure: the store waits the ``Retry-After`` the server
+asks for and tries once more if that fits in what is left of the call's budget. When it does not
+fit, the call fails at once and later calls do not ask before that time has passed (a publish at the
+end of the run usually can); when the server says 429 again after the wait, the breaker opens.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from dryci.protocol.usage import RunUsage
 
 __all__ = ["RemoteStore", "check_server_url"]
 
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
 FIRST_BACKOFF = 0.1
 _NOT_FOUND = object()
 
@@ -78,16 +83,27 @@ class _Retry(Exception):
         self.wait = wait
 
 
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("HTTP 429")
+        self.retry_after = retry_after  # None: the server did not say
+
+
 def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _retry_after(value: str | None) -> float:
+    seconds = _seconds(value)
+    return 0.0 if seconds is None else seconds
+
+
+def _seconds(value: str | None) -> float | None:
     try:
-        return max(0.0, float(value)) if value else 0.0
+        return max(0.0, float(value)) if value else None
     except ValueError:
-        return 0.0  # an HTTP date or garbage: fall back to our own backoff
+        return None  # an HTTP date or garbage: fall back to our own backoff
 
 
 class RemoteStore:
@@ -115,6 +131,7 @@ class RemoteStore:
         self._breaker_threshold = breaker_threshold
         self._failures = 0
         self._open_reason: str | None = None
+        self._quiet_until = 0.0  # monotonic time before which a 429 asked us not to come back
         self._v1 = False
         headers = {"User-Agent": f"pytest-dryci/{__version__}", "Accept": "application/json"}
         if token:
@@ -134,8 +151,10 @@ class RemoteStore:
 
     @property
     def breaker_open(self) -> bool:
-        """True once the server failed repeatedly: every call now fails at once."""
-        return self._failures >= self._breaker_threshold
+        """True while every call fails at once: for the session once the server failed repeatedly,
+        and for as long as a 429 asked to wait longer than a call's budget."""
+        resting = self._quiet_until - time.monotonic() >= self.timeout
+        return self._failures >= self._breaker_threshold or resting
 
     # -- ResultStore -------------------------------------------------------------------------
 
@@ -295,18 +314,40 @@ class RemoteStore:
     ) -> object:
         content = json.dumps(payload, separators=(",", ":")).encode()
         attempt = 0
+        limited = False
         while True:
             if self._failures >= self._breaker_threshold:
                 raise StoreUnavailable(
                     f"{self.server} failed; not asking it again this session"
                     + (f" (last error: {self._open_reason})" if self._open_reason else "")
                 )
+            quiet = self._quiet_until - time.monotonic()
+            if quiet >= deadline.remaining():
+                raise StoreUnavailable(
+                    f"{self.server}: rate limited (HTTP 429); not asking again for the {quiet:.1f} s "
+                    "the server asked to wait"
+                )
+            if quiet > 0:
+                time.sleep(quiet)  # the rest of an earlier Retry-After fits in this call's budget
             attempt += 1
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise StoreUnavailable(f"{self.server} did not answer within {deadline.seconds:g} s")
             try:
                 result = self._attempt(path, content, deadline, fallback_on_404)
+            except _RateLimited as answer:
+                wait = max(answer.retry_after or 0.0, FIRST_BACKOFF)
+                left = deadline.remaining()
+                if not limited and wait < left:
+                    limited = True  # wait as asked, then once more: the budget holds both
+                    time.sleep(wait)
+                    continue
+                reason = self._limited_reason(answer.retry_after, left, deadline, limited)
+                if limited:
+                    self._give_up(reason)  # still limited after waiting as asked: overloaded, let it be
+                else:
+                    self._quiet_until = time.monotonic() + wait  # later calls may fit after that
+                raise StoreUnavailable(reason) from None
             except _Retry as retry:
                 self._failures += 1
                 self._open_reason = retry.reason
@@ -321,6 +362,17 @@ class RemoteStore:
             self._failures = 0
             return result
 
+    def _limited_reason(
+        self, retry_after: float | None, left: float, deadline: _Deadline, again: bool
+    ) -> str:
+        if again:
+            return f"{self.server}: rate limited (HTTP 429) again after waiting as the server asked"
+        asked = "without Retry-After" if retry_after is None else f"Retry-After {retry_after:g} s"
+        return (
+            f"{self.server}: rate limited (HTTP 429, {asked}), longer than the {max(left, 0.0):.1f} s "
+            f"left of the {deadline.seconds:g} s budget (DRYCI_TIMEOUT)"
+        )
+
     def _attempt(self, path: str, content: bytes, deadline: _Deadline, fallback_on_404: bool) -> object:
         url = self.server + path
         try:
@@ -334,6 +386,8 @@ class RemoteStore:
                 status = response.status_code
                 if status == 404 and fallback_on_404:
                     return _NOT_FOUND
+                if status == 429:
+                    raise _RateLimited(_seconds(response.headers.get("Retry-After")))
                 if status in RETRY_STATUSES:
                     raise _Retry(
                         f"HTTP {status} from {path}", _retry_after(response.headers.get("Retry-After"))

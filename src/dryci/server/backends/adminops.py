@@ -13,6 +13,7 @@ from dryci.server.backends.base import (
     Project,
     QueryResult,
     RunRecord,
+    SessionRow,
     TokenRow,
     UsageDay,
     User,
@@ -143,6 +144,18 @@ class AdminOps:
 
     def has_any_token(self) -> bool:
         return self._read(self.ops.has_any_token)
+
+    def create_session(self, id_hash: str, token_id: str, now: float, expires_at: float) -> None:
+        self._write(lambda c: self.ops.create_session(c, id_hash, token_id, now, expires_at))
+
+    def lookup_session(self, id_hash: str) -> SessionRow | None:
+        return self._read(lambda c: self.ops.lookup_session(c, id_hash))
+
+    def end_session(self, id_hash: str) -> bool:
+        return self._write(lambda c: self.ops.end_session(c, id_hash))
+
+    def sweep_sessions(self, now: float) -> int:
+        return self._write(lambda c: self.ops.sweep_sessions(c, now))
 
     def purge(
         self, *, token_id: str | None, since: float | None, key: str | None, project: str | None

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dryci.server.backends.base import USAGE_COUNTERS, Project, RunRecord, UsageDay, User, usage_day
+from dryci.server.backends.base import (
+    USAGE_COUNTERS,
+    Project,
+    RunRecord,
+    SessionRow,
+    UsageDay,
+    User,
+    usage_day,
+)
 from dryci.server.backends.statements import Statements
 
 Conn = Any
@@ -100,10 +108,36 @@ class AdminStatements(Statements):
         cur = self.run(
             conn, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)
         )
+        # Its dashboard sessions end with it (a session is also checked against its token on every view).
+        self.run(conn, "DELETE FROM dashboard_sessions WHERE token_id = ?", (token_id,))
         return bool(cur.rowcount)
 
     def has_any_token(self, conn: Conn) -> bool:
         return self.run(conn, "SELECT 1 FROM tokens LIMIT 1").fetchone() is not None
+
+    # --- dashboard sessions -----------------------------------------------------------------------
+
+    def create_session(self, conn: Conn, id_hash: str, token_id: str, now: float, expires_at: float) -> None:
+        self.sweep_sessions(conn, now)  # every login sweeps: the table holds live sessions only
+        self.run(
+            conn,
+            "INSERT INTO dashboard_sessions (id_hash, token_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (id_hash, token_id, now, expires_at),
+        )
+
+    def lookup_session(self, conn: Conn, id_hash: str) -> SessionRow | None:
+        row = self.run(
+            conn,
+            "SELECT id_hash, token_id, created_at, expires_at FROM dashboard_sessions WHERE id_hash = ?",
+            (id_hash,),
+        ).fetchone()
+        return SessionRow(row[0], row[1], float(row[2]), float(row[3])) if row else None
+
+    def end_session(self, conn: Conn, id_hash: str) -> bool:
+        return bool(self.run(conn, "DELETE FROM dashboard_sessions WHERE id_hash = ?", (id_hash,)).rowcount)
+
+    def sweep_sessions(self, conn: Conn, now: float) -> int:
+        return int(self.run(conn, "DELETE FROM dashboard_sessions WHERE expires_at <= ?", (now,)).rowcount)
 
     # --- poisoning, retention, reporting ----------------------------------------------------------
 
@@ -143,26 +177,11 @@ class AdminStatements(Statements):
 
     def apply_retention(self, conn: Conn, now: float, max_age_days: float, default_cap: int | None) -> int:
         cutoff = now - max_age_days * 86400.0
-        removed = self._delete_entries(
-            conn,
-            self.run(
-                conn, "SELECT project_id, namespace, key FROM entries WHERE last_read_at < ?", (cutoff,)
-            ).fetchall(),
-        )
         caps = {
             project.id: project.max_entries if project.max_entries is not None else default_cap
             for project in self.list_projects(conn)
         }
-        for project_id, cap in caps.items():
-            if cap is None:
-                continue
-            beyond = self.run(
-                conn,
-                """SELECT project_id, namespace, key FROM entries WHERE project_id = ?
-                                       ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                (project_id, 2**62, cap),
-            ).fetchall()
-            removed += self._delete_entries(conn, beyond)
+        removed = self.evict(conn, ("entry_publishes", "entries"), cutoff, caps)
         # Records age and are capped like entries, counted on their own (see recordsql.py).
         return removed + self.record_retention(conn, cutoff, caps)
 

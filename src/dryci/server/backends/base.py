@@ -34,6 +34,16 @@ class TokenRow:
 
 
 @dataclass(frozen=True)
+class SessionRow:
+    """A dashboard session as stored: only the hash of its id, the token it was opened with, its end."""
+
+    id_hash: str
+    token_id: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is asking, after authentication."""
 
@@ -213,6 +223,12 @@ class Backend(Protocol):
     def list_tokens(self, project: str | None) -> list[TokenRow]: ...
     def revoke_token(self, token_id: str, now: float) -> bool: ...
     def has_any_token(self) -> bool: ...
+
+    # dashboard sessions
+    def create_session(self, id_hash: str, token_id: str, now: float, expires_at: float) -> None: ...
+    def lookup_session(self, id_hash: str) -> SessionRow | None: ...
+    def end_session(self, id_hash: str) -> bool: ...
+    def sweep_sessions(self, now: float) -> int: ...
 
     # poisoning, retention and reporting
     def purge(

@@ -131,25 +131,9 @@ class RecordStatements(Statements):
     def record_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
         """Drop records, snapshots and facts unread since ``cutoff``, then the least recently read
         records beyond each project's cap; returns the number of records removed."""
-        removed = self.delete_keyed(
-            conn,
-            ("record_writers", "records"),
-            self.run(
-                conn, "SELECT project_id, namespace, key FROM records WHERE last_read_at < ?", (cutoff,)
-            ).fetchall(),
-        )
+        removed = self.evict(conn, ("record_writers", "records"), cutoff, caps)
         for kind in ("snapshots", "facts"):
             self.run(conn, f"DELETE FROM {kind} WHERE last_read_at < ?", (cutoff,))
-        for project_id, cap in caps.items():
-            if cap is None:
-                continue
-            beyond = self.run(
-                conn,
-                """SELECT project_id, namespace, key FROM records WHERE project_id = ?
-                   ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
-                (project_id, 2**62, cap),
-            ).fetchall()
-            removed += self.delete_keyed(conn, ("record_writers", "records"), beyond)
         return removed
 
     def count_records(self, conn: Conn, project_id: int) -> int:

@@ -134,11 +134,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX facts_by_token ON facts (token_id)",
         ),
     ),
-)
-
-MIGRATIONS += (
     Migration(
         5,
+        "dashboard sessions: a random id per login, stored hashed, with its token and expiry",
+        (
+            # id_hash: SHA-256 of the cookie value; the cookie itself is never stored.
+            """CREATE TABLE dashboard_sessions (id_hash TEXT PRIMARY KEY,
+           token_id TEXT NOT NULL REFERENCES tokens(id), created_at {real} NOT NULL,
+           expires_at {real} NOT NULL)""",
+            "CREATE INDEX dashboard_sessions_by_token ON dashboard_sessions (token_id)",
+            "CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires_at)",
+        ),
+    ),
+    Migration(
+        6,
         "usage from every run (read tokens included), shadow runs and their missed failures",
         tuple(
             f"ALTER TABLE usage_daily ADD COLUMN {column} NOT NULL DEFAULT 0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Conn = Any
@@ -23,3 +23,30 @@ class Statements:
         for table in tables:
             self.many(conn, f"DELETE FROM {table} WHERE project_id = ? AND namespace = ? AND key = ?", keyed)
         return len(keyed)
+
+    def evict(self, conn: Conn, tables: Sequence[str], cutoff: float, caps: Mapping[int, int | None]) -> int:
+        """Retention of one kind of keyed row, written once for entries and records.
+
+        ``tables[-1]`` holds the rows (with ``last_read_at``), the tables before it what must go with
+        them. Rows unread since ``cutoff`` go, then per project the least recently read beyond its cap
+        (None: no cap). Returns the number of rows of ``tables[-1]`` removed.
+        """
+        table = tables[-1]
+        removed = self.delete_keyed(
+            conn,
+            tables,
+            self.run(
+                conn, f"SELECT project_id, namespace, key FROM {table} WHERE last_read_at < ?", (cutoff,)
+            ).fetchall(),
+        )
+        for project_id, cap in caps.items():
+            if cap is None:
+                continue
+            beyond = self.run(
+                conn,
+                f"""SELECT project_id, namespace, key FROM {table} WHERE project_id = ?
+                    ORDER BY last_read_at DESC, key LIMIT ? OFFSET ?""",
+                (project_id, 2**62, cap),  # SQLite has no OFFSET without LIMIT: "all" is 2**62
+            ).fetchall()
+            removed += self.delete_keyed(conn, tables, beyond)
+        return removed
