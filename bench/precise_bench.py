@@ -8,9 +8,9 @@ bench/.work/plugin/dl or ``pip download --no-deps --no-binary :all: networkx``),
 3.12 venv (``sys.monitoring``) with pytest, pytest-testmon, numpy and scipy, and one copy of the source
 tree per tool. DryCI runs from this checkout's src/ (PYTHONPATH + ``-p dryci.plugin.plugin``).
 
-1. Overhead: plain pytest and ``--dryci-precise`` (recording), alternating ``--repeats`` times on cold
-   caches (the lowest CPU of each counts), ``--dryci`` (analysis, no recording) and ``--testmon`` on an
-   empty database. CPU seconds of the pytest process.
+1. Overhead: plain pytest and ``--dryci-level=function`` (recording), alternating ``--repeats`` times
+   on cold caches (the lowest CPU of each counts), ``--dryci-level=file`` (analysis, no recording) and
+   ``--testmon`` on an empty database. CPU seconds of the pytest process.
 2. Per scripted one-function edit (20 by default, spread over the package):
    - soundness: the function made to *break* (``raise`` as its first statement). A plain full run lists
      the failing tests (the ground truth, computed once and kept under truth/; ``--truth-only`` computes
@@ -279,7 +279,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     dryci = run(
-        fresh_copy(pristine, "tree-dryci"), "-p", "no:testmon", "-p", "dryci.plugin.plugin", "--dryci"
+        fresh_copy(pristine, "tree-dryci"),
+        "-p",
+        "no:testmon",
+        "-p",
+        "dryci.plugin.plugin",
+        "--dryci-level=file",
     )
     testmon_tree = fresh_copy(pristine, "tree-testmon")
     testmon = run(testmon_tree, "--testmon")
@@ -339,11 +344,12 @@ def write_results(
         "| run | CPU | vs plain | wall | pytest summary |",
         "|---|---:|---:|---:|---|",
         f"| plain pytest | {plain.cpu:.1f} s | | {plain.seconds:.1f} s | {plain.summary} |",
-        row("`--dryci` (analysis, no recording)", dryci),
+        row("`--dryci-level=file` (analysis, no recording)", dryci),
         row("`--dryci-level=function` (recording)", precise),
         row("`--testmon` (coverage)", testmon),
         "",
-        f"Recording alone: `--dryci-level=function` vs `--dryci`: {pct(precise.cpu, dryci.cpu)} CPU.",
+        f"Recording alone: `--dryci-level=function` vs `--dryci-level=file`: "
+        f"{pct(precise.cpu, dryci.cpu)} CPU.",
         f"Plain and precise ran {len(repeats) // 2} times each, alternating, on cold caches;",
         "the table shows each one's lowest CPU. All: " + ", ".join(f"{r.cpu:.1f} s" for r in repeats) + ".",
         "",

@@ -8,6 +8,7 @@ changes the exit code.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from dryci.exceptions import StoreUnavailable
@@ -18,7 +19,7 @@ from dryci.plugin.report import current_digests
 from dryci.plugin.settings import provenance_from_env
 from dryci.protocol import PublishStats
 from dryci.protocol.usage import RunUsage
-from dryci.recording.runtime import Unrecordable, merge_recorded
+from dryci.recording.runtime import Recorded, Unrecordable
 from dryci.selection.files import TestResult, entries_to_publish
 from dryci.selection.shadow import ShadowSummary
 from dryci.store.local import LastPass
@@ -127,16 +128,21 @@ def _save_last_passes(outcome: RunOutcome, planned: Planned, paths: set[str]) ->
     return []
 
 
-def save_records(outcome: RunOutcome, planned: Planned, recordings: list[dict[str, Any]]) -> list[str]:
+def save_records(
+    outcome: RunOutcome, planned: Planned, recordings: Callable[[], Recorded | None]
+) -> list[str]:
+    """``recordings``: this run's recording (:class:`Unrecordable` if it could not be made)."""
     functions = planned.functions
-    if functions is None or not recordings:
+    if functions is None:
         return []
     if planned.store is not None and planned.store.breaker_open:
         return []  # the store failed this run, and that was said once already
     try:
-        recorded = merge_recorded(recordings)
+        recorded = recordings()
     except Unrecordable as exc:
         return [f"dryci: nothing recorded for the function level this run: {exc}"]
+    if recorded is None:
+        return []
     selection, tracker = outcome.selection, outcome.tracker
     runs: dict[str, dict[str, Any]] = {}
     for nodeid, (path, name) in outcome.index.items():

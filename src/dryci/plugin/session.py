@@ -24,7 +24,7 @@ from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
 from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome, closure_sources
 from dryci.plugin.xdist import WorkerOutput, WorkerPayload
-from dryci.recording.runtime import Recording, encode_recorded, recording_key
+from dryci.recording.runtime import Recorded, Recording, encode_recorded, merge_recorded, recording_key
 from dryci.selection.decision import Level
 from dryci.selection.files import in_canary
 from dryci.selection.plan import Selection, Uncollected
@@ -359,7 +359,7 @@ class DryciSession:
         # A read-only token is the documented setup of a developer's runs: nothing to say about it.
         if planned.publish and may_publish is not False and not self._store_failed(planned):
             self.notes.extend(publish_results(outcome, planned, counts))
-            self.notes.extend(save_records(outcome, planned, self._recorded()))
+            self.notes.extend(save_records(outcome, planned, self._recorded))
         if planned.sources is not None:
             planned.sources.flush()
         for store in {id(s): s for s in (planned.store, planned.local) if s is not None}.values():
@@ -370,11 +370,12 @@ class DryciSession:
         # The report just failed past the breaker: publishing would only say so a second time.
         return planned.store is not None and planned.store.breaker_open
 
-    def _recorded(self) -> list[dict[str, Any]]:
-        """This run's recordings, encoded; under xdist the workers' (the controller ran no test)."""
+    def _recorded(self) -> Recorded | None:
+        """This run's recording; under xdist the workers' merged (the controller ran no test).
+        :class:`Unrecordable` when one could not record soundly."""
         if self.worker_recordings:
-            return self.worker_recordings
-        return [encode_recorded(self.recording)] if self.recording is not None else []
+            return merge_recorded(self.worker_recordings)
+        return self.recording.finish() if self.recording is not None else None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or self.planned is None:
