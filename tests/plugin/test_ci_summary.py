@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dryci.plugin.ci_summary import MAX_FILES, github_step_summary, summary_markdown
+from dryci.plugin.ci_summary import MAX_FILES, github_step_summary, shadow_markdown, summary_markdown
 from dryci.plugin.outcome import RunCounts
 from dryci.plugin.report import Explanation
+from dryci.selection.decision import Level
+from dryci.selection.shadow import ShadowSummary, WouldSkip
 from tests.plugin.conftest import ALL_TESTS, append
 
 CHANGED = Explanation("tests/test_ops.py", "since the cached pass, changed: src/calc/ops.py", 2)
@@ -77,3 +79,25 @@ def test_an_unwritable_summary_file_is_one_line_never_a_failure(tmp_path: Path) 
     target = tmp_path / "missing" / "summary.md"
     notes = github_step_summary(None, list, environ={"GITHUB_STEP_SUMMARY": str(target)})  # type: ignore[arg-type]
     assert notes == [f"dryci: could not write the job summary to {target}: No such file or directory"]
+
+
+def test_a_shadow_run_summary_lists_each_missed_failure_with_its_reason() -> None:
+    missed = WouldSkip("passed under the same dependency hash (file level, entry 0123abcd)", Level.FILE, 1.0)
+    markdown = shadow_markdown(ShadowSummary(10, 8, 12.0, (("tests/test_a.py::test_x[a|b]", missed),)))
+    assert markdown.startswith(
+        "### DryCI shadow: would have skipped 8 of 10 tests (~12s saved); 1 of them failed\n"
+    )
+    assert "| `tests/test_a.py::test_x[a\\|b]` | passed under the same dependency hash" in markdown
+    assert "Missed failures" not in shadow_markdown(ShadowSummary(10, 8, 12.0, ()))
+
+
+def test_a_real_shadow_run_writes_the_shadow_summary(
+    project: pytest.Pytester, env: pytest.MonkeyPatch
+) -> None:
+    summary = project.path / "step_summary.md"
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)
+    env.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    project.runpytest("--dryci-shadow").assert_outcomes(passed=ALL_TESTS)
+    text = summary.read_text()
+    assert text.startswith(f"### DryCI shadow: would have skipped {ALL_TESTS} of {ALL_TESTS} tests")
+    assert "test file" not in text  # every test ran: no "why it ran" table

@@ -190,13 +190,14 @@ def test_end_to_end_against_a_real_dryci_server(project: pytest.Pytester, env: p
         second = project.runpytest("--dryci")
         assert second.ret == 0
         assert cached_line(second).startswith(f"dryci: {ALL_TESTS} of {ALL_TESTS} tests cached")
-        # A read-only token may use the cache but its publish is refused: one line, exit code 0.
+        # A read-only token uses the cache and reports its run; the server says it may not publish,
+        # so it does not try: read-only is the documented setup, nothing to say about it.
         env.setenv("DRYCI_TOKEN", tokens.read)
         env.setenv("DRYCI_SALT", "other")
         third = project.runpytest("--dryci")
         third.assert_outcomes(passed=ALL_TESTS)
         assert third.ret == 0
-        assert [line.split(":")[0] + ": could not publish" in line for line in status_lines(third)] == [True]
+        assert status_lines(third) == []
 
 
 def test_two_pytest_processes_can_share_the_local_cache_at_once(project: pytest.Pytester) -> None:
@@ -221,5 +222,6 @@ def test_under_xdist_the_controller_alone_queries_and_publishes_once(
     with serve(cache) as server:
         env.setenv("DRYCI_SERVER", server.url)
         project.runpytest_subprocess("--dryci", "-n", "2", "-p", "xdist").assert_outcomes(passed=ALL_TESTS)
-    assert [r.path for r in server.requests] == ["/api/v2/query", "/api/v2/publish"]
+    # The run's report is answered 404 by this fake (a server from before it): publishing goes on.
+    assert [r.path for r in server.requests] == ["/api/v2/query", "/api/v2/runs", "/api/v2/publish"]
     assert sum(len(e["tests"]) for e in cache.data.values()) == ALL_TESTS

@@ -149,3 +149,56 @@ def test_logging_out_forgets_the_session(tmp_path: Path) -> None:
             page = browser.post("/logout").text
             assert 'name="token"' in page
             assert "webshop" not in page
+
+
+def seed_shadow(db: str) -> None:
+    """Three projects: shadow runs that missed failures, shadow runs that missed none, and none at all."""
+    backend = open_backend(db)
+    try:
+        now = time.time()
+        stale = backend.create_project("stale", None, now).id
+        sound = backend.create_project("sound", None, now).id
+        backend.create_project("unchecked", None, now)
+        backend.add_usage(
+            [
+                UsageDay(stale, day_of(now), runs=3, shadow_runs=2, shadow_would_skip=90, shadow_missed=2),
+                UsageDay(stale, day_of(now - DAY), runs=1, shadow_runs=1, shadow_would_skip=45),
+                UsageDay(sound, day_of(now), runs=1, shadow_runs=1, shadow_would_skip=1200),
+            ]
+        )
+    finally:
+        backend.close()
+
+
+@pytest.mark.browser
+def test_the_shadow_panel_shows_missed_failures_in_red_in_chromium(tmp_path: Path) -> None:
+    require_service(f"headless Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK))
+    from playwright.sync_api import sync_playwright
+
+    db = f"sqlite:///{tmp_path / 'shadow.db'}"
+    seed_shadow(db)
+    screenshot = tmp_path / "dashboard-shadow.png"
+    with live_server(db, ["--dashboard-public"], log_dir=tmp_path) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            stale = page.locator('section[data-project="stale"] .shadow')
+            assert stale.locator(".shadow-runs").inner_text() == "3"
+            assert stale.locator(".shadow-would-skip").inner_text() == "135"
+            missed = stale.locator(".shadow-missed")
+            assert missed.inner_text() == "2"
+            assert missed.evaluate("e => getComputedStyle(e).color") == "rgb(187, 0, 0)"
+            sound = page.locator('section[data-project="sound"] .shadow')
+            assert sound.locator(".shadow-would-skip").inner_text() == "1,200"
+            assert sound.locator(".shadow-missed").inner_text() == "0"
+            assert (
+                sound.locator(".shadow-missed").evaluate("e => getComputedStyle(e).color") != "rgb(187, 0, 0)"
+            )
+            unchecked = page.locator('section[data-project="unchecked"] .shadow')
+            assert "no shadow runs in the last 30 days" in unchecked.inner_text()
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    print(f"dashboard screenshot: {screenshot}")

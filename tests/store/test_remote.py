@@ -13,6 +13,7 @@ from dryci.exceptions import ConfigError, StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats, hash_node_id, key_for
 from dryci.protocol.exchange import KINDS, answer_body
 from dryci.protocol.records import encode_snapshot, snapshot_id
+from dryci.protocol.usage import RunUsage
 from dryci.store.remote import RemoteStore, check_server_url
 from tests.store.fake_servers import MemoryCache, Reply, refused_url, serve, silent
 
@@ -367,3 +368,38 @@ def test_a_records_answer_with_objects_not_asked_for_is_refused(remote: Remote) 
         with pytest.raises(StoreUnavailable, match="not asked for"):
             store.records([KEY_A])
         assert store.breaker_open
+
+
+RUN = RunUsage(level="file", tests_total=5, tests_run=1, tests_skipped=4, seconds_run=0.5, seconds_saved=2.0)
+
+
+@pytest.mark.parametrize(("answer", "expected"), [(True, True), (False, False)])
+def test_a_run_report_says_whether_the_run_may_publish(remote: Remote, answer: bool, expected: bool) -> None:
+    with serve(always(Reply(body={"may_publish": answer}))) as server:
+        assert remote(server.url).report_run(RUN) is expected
+    (request,) = server.requests
+    assert request.path == "/api/v2/runs"
+    assert request.body == RUN.to_json()
+
+
+def test_a_server_from_before_run_reports_says_nothing_and_costs_nothing_more(remote: Remote) -> None:
+    with serve(MemoryCache()) as server:
+        store = remote(server.url)
+        assert store.report_run(RUN) is None
+        store.publish({KEY_A: FileEntry({ID_1: 1.0})}, Provenance(), STATS)
+    assert [r.path for r in server.requests] == ["/api/v2/runs", "/api/v2/publish"]
+
+
+def test_a_run_report_is_not_sent_once_the_server_failed(remote: Remote) -> None:
+    with serve(always(Reply(status=503))) as server:
+        store = remote(server.url, timeout=5.0)
+        with pytest.raises(StoreUnavailable):
+            store.query([KEY_A])
+        asked = len(server.requests)
+        assert store.report_run(RUN) is None
+    assert len(server.requests) == asked
+
+
+def test_a_nonsense_answer_to_a_run_report_is_a_store_failure(remote: Remote) -> None:
+    with serve(always(Reply(body={"stored": 0}))) as server, pytest.raises(StoreUnavailable, match="invalid"):
+        remote(server.url).report_run(RUN)

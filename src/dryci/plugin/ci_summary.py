@@ -14,9 +14,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 from dryci.plugin.outcome import RunCounts, RunOutcome
-from dryci.plugin.report import Explanation, format_seconds
+from dryci.plugin.report import Explanation, format_seconds, format_shadow
+from dryci.selection.shadow import ShadowSummary
 
-__all__ = ["MAX_FILES", "SUMMARY_ENV", "github_step_summary", "summary_markdown", "write_summary"]
+__all__ = [
+    "MAX_FILES",
+    "SUMMARY_ENV",
+    "github_step_summary",
+    "shadow_markdown",
+    "summary_markdown",
+    "write_summary",
+]
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 # GitHub caps one step's summary at 1 MiB; a run that re-ran thousands of files needs no row for each.
@@ -77,15 +85,43 @@ def summary_markdown(counts: RunCounts, explained: Sequence[Explanation]) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_summary(outcome: RunOutcome, explained: Sequence[Explanation], write: Callable[[str], Any]) -> None:
-    """Write the summary of ``outcome`` through ``write`` (a file's write, a list's append)."""
-    write(summary_markdown(RunCounts.of(outcome), explained))
+def shadow_markdown(shadow: ShadowSummary) -> str:
+    """A shadow run's summary: its one line as the heading, then every missed failure with its reason."""
+    heading = format_shadow(shadow).removeprefix("dryci shadow: ")
+    lines = [f"### DryCI shadow: {heading}", ""]
+    if shadow.missed:
+        lines += [
+            "**Missed failures**: tests the cache would have skipped that failed (a stale or forged entry,"
+            " a missing dependency rule, or a DryCI bug).",
+            "",
+            "| test | why the cache would have skipped it |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {_code(nodeid)} | {_cell(why.reason)} |" for nodeid, why in shadow.missed[:MAX_FILES]]
+        if len(shadow.missed) > MAX_FILES:
+            lines.append(f"| and {len(shadow.missed) - MAX_FILES:,} more | |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(
+    outcome: RunOutcome,
+    explained: Sequence[Explanation],
+    write: Callable[[str], Any],
+    shadow: ShadowSummary | None = None,
+) -> None:
+    """Write the summary of ``outcome`` through ``write`` (a file's write, a list's append); a shadow
+    run's says what the cache would have done instead (every test ran: there is no "why it ran")."""
+    write(
+        shadow_markdown(shadow) if shadow is not None else summary_markdown(RunCounts.of(outcome), explained)
+    )
 
 
 def github_step_summary(
     outcome: RunOutcome,
     explain: Callable[[], Sequence[Explanation]],
     environ: Mapping[str, str] = os.environ,
+    shadow: Callable[[], ShadowSummary] | None = None,
 ) -> list[str]:
     """Append the summary to ``$GITHUB_STEP_SUMMARY`` when it is set; the lines to say at the end of the
     run (one when the file cannot be written, which never fails the run).
@@ -97,7 +133,10 @@ def github_step_summary(
         return []
     try:
         with open(path, "a", encoding="utf-8") as summary:
-            write_summary(outcome, explain(), summary.write)
+            if shadow is not None:
+                write_summary(outcome, [], summary.write, shadow())
+            else:
+                write_summary(outcome, explain(), summary.write)
     except OSError as exc:
         return [f"dryci: could not write the job summary to {path}: {exc.strerror or exc}"]
     return []

@@ -37,6 +37,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every test, but still publish the ones that pass.",
     )
     group.addoption(
+        "--dryci-shadow",
+        action="store_true",
+        dest="dryci_shadow",
+        help="(implies --dryci) run every test, publish as usual, and report which tests the cache "
+        "would have skipped, and any of those that failed.",
+    )
+    group.addoption(
         "--dryci-no-publish",
         action="store_true",
         dest="dryci_no_publish",
@@ -69,6 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dryci", type="bool", default=False, help="turn DryCI on, like --dryci.")
     parser.addini("dryci_level", default="", help="file or function, like --dryci-level.")
     parser.addini("dryci_precise", type="bool", default=False, help="the same as dryci_level = function.")
+    parser.addini("dryci_shadow", type="bool", default=False, help="shadow mode, like --dryci-shadow.")
     parser.addini("dryci_config", default="", help="repo_dagger config path, relative to the rootdir.")
     parser.addini("dryci_canary", default="", help="default for --dryci-canary.")
     parser.addini(
@@ -90,7 +98,12 @@ def _level(config: pytest.Config, options: Any) -> str | None:
     """The level this run uses, or None when DryCI is off; ``options``: the (early) parsed options."""
     explicit = getattr(options, "dryci_level", None)
     precise = getattr(options, "dryci_precise", False) or config.getini("dryci_precise")
-    enabled = getattr(options, "dryci_enabled", False) or config.getini("dryci")
+    enabled = (
+        getattr(options, "dryci_enabled", False)
+        or config.getini("dryci")
+        or getattr(options, "dryci_shadow", False)
+        or config.getini("dryci_shadow")
+    )
     ini = str(config.getini("dryci_level") or "").strip()
     if ini and ini not in LEVELS:
         raise pytest.UsageError(f"dryci_level: expected file or function, got {ini!r}")

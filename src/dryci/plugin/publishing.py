@@ -1,4 +1,5 @@
-"""After the run: publish the results (file level) and save the records (function level).
+"""After the run: report its usage, publish the results (file level) and save the records (function
+level).
 
 Each returns the lines to say at the end of the run when something could not be kept; neither ever
 changes the exit code.
@@ -17,11 +18,13 @@ from dryci.plugin.planning import Planned
 from dryci.plugin.report import current_digests
 from dryci.plugin.settings import provenance_from_env
 from dryci.protocol import PublishStats
+from dryci.protocol.usage import RunUsage
 from dryci.recording.runtime import Recorded, Unrecordable
 from dryci.selection.files import TestResult, entries_to_publish
+from dryci.selection.shadow import ShadowSummary
 from dryci.store.local import LastPass
 
-__all__ = ["publish_results", "save_records"]
+__all__ = ["publish_results", "report_run", "save_records"]
 
 
 def _results(outcome: RunOutcome) -> list[TestResult]:
@@ -41,6 +44,36 @@ def _results(outcome: RunOutcome) -> list[TestResult]:
     # A module skipped at import stands for one outcome, named by the empty test name.
     results += [TestResult(path, "", False, 0.0, skipped=True) for path in sorted(outcome.module_skips)]
     return results
+
+
+def run_usage(outcome: RunOutcome, counts: RunCounts, level: str, shadow: ShadowSummary | None) -> RunUsage:
+    tracker = outcome.tracker
+    return RunUsage(
+        level=level,
+        tests_total=counts.cached + counts.ran,
+        tests_run=counts.ran,
+        tests_skipped=counts.cached,
+        seconds_run=round(sum(tracker.seconds(n) for n in tracker.node_ids() if not tracker.cached(n)), 3),
+        seconds_saved=round(counts.seconds_saved, 3),
+        shadow=shadow is not None,
+        would_skip=shadow.would_skip if shadow is not None else 0,
+        missed_failures=len(shadow.missed) if shadow is not None else 0,
+    )
+
+
+def report_run(planned: Planned, usage: RunUsage) -> tuple[list[str], bool | None]:
+    """Tell the store how the run went, every run (fully cached ones and read tokens' included).
+
+    Returns the lines to say and whether the run may publish (None: the store does not say). A store
+    that already failed this run is not asked again (that was said once already).
+    """
+    store = planned.store
+    if store is None or store.breaker_open:
+        return [], None
+    try:
+        return [], store.report_run(usage)
+    except StoreUnavailable as exc:
+        return [f"dryci: could not report this run to the server: {exc.reason}"], None
 
 
 def publish_results(outcome: RunOutcome, planned: Planned, counts: RunCounts) -> list[str]:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.selection.files import FilePlan
+from dryci.selection.shadow import ShadowSummary
 
 __all__ = [
     "Explanation",
@@ -37,6 +38,7 @@ __all__ = [
     "explain_lines",
     "explanations",
     "format_seconds",
+    "format_shadow",
     "format_summary",
     "header_lines",
     "session_header",
@@ -136,6 +138,14 @@ def format_summary(counts: RunCounts) -> str:
     if counts.files_not_analyzed:
         why.append(f"{_plural(counts.files_not_analyzed, 'file')} not analyzed")
     return line + (f" ({', '.join(why)})" if why else "")
+
+
+def format_shadow(summary: ShadowSummary) -> str:
+    """e.g. ``dryci shadow: would have skipped 1,204 of 1,310 tests (~6m 12s saved); 0 of them failed``."""
+    return (
+        f"dryci shadow: would have skipped {summary.would_skip:,} of {_plural(summary.total, 'test')} "
+        f"({format_seconds(summary.seconds)} saved); {len(summary.missed):,} of them failed"
+    )
 
 
 def _short_list(items: Sequence[str], limit: int = 5) -> str:

@@ -19,8 +19,8 @@ from dryci.plugin.cached import add_to_junit, cached_cases, cached_files_lines
 from dryci.plugin.ci_summary import github_step_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.plugin.planning import RUNNING_ALL, Planned, plan_run
-from dryci.plugin.publishing import publish_results, save_records
-from dryci.plugin.report import dryci_summary, explain_lines, explanations
+from dryci.plugin.publishing import publish_results, report_run, run_usage, save_records
+from dryci.plugin.report import dryci_summary, explain_lines, explanations, format_shadow
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
 from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome, closure_sources
@@ -29,6 +29,7 @@ from dryci.recording.runtime import Recorded, Recording, encode_recorded, merge_
 from dryci.selection.decision import Level
 from dryci.selection.files import in_canary
 from dryci.selection.plan import Selection, Uncollected
+from dryci.selection.shadow import ShadowSummary, WouldSkip, shadow_summary, would_skip
 from dryci.selection.skips import Resolve
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class DryciSession:
         self.canary: set[str] = set()  # node ids the canary made run although the cache claimed them
         self.cacheable: set[str] = set()  # node ids skipped or xfailed for a reason the key decides
         self.module_skips: set[str] = set()  # test files skipped at import by importorskip
+        # Shadow mode: what the run would have left uncollected, and each test it would have skipped.
+        self.shadow_files: frozenset[str] = frozenset()
+        self.would_skip: dict[str, WouldSkip] = {}
         self.worker_recordings: list[dict[str, Any]] = []
         self.tracker = ResultTracker()
         self.notes: list[str] = []  # lines for the end of the run (publish problems and the like)
@@ -139,6 +143,7 @@ class DryciSession:
                 self.base_dir, self.selection = payload.base_dir, payload.selection
                 self.named_files, self.canary_seed = payload.named, payload.canary_seed
                 self.uncollected = payload.uncollected
+                self._plan_shadow()
             return
         from dryci.dagger import find_config
 
@@ -150,13 +155,24 @@ class DryciSession:
             return
         self.planned, self.selection, self.base_dir = planned, planned.selection, planned.base_dir
         self.named_files = self._files_named_by_node_ids()
-        if not self.config.getoption("collectonly", False) and not self._selects_tests():
-            # --collect-only is for seeing the tests: list them all, cached ones marked skipped.
-            # -k/-m/--deselect pick tests by name or mark, which a file not imported cannot show:
-            # collect every file, so only the tests they keep count (a typo in -k is exit 5).
+        if self.settings.shadow:
+            self._plan_shadow()
+        elif self._may_leave_uncollected():
             self.uncollected = planned.selection.uncollected(
                 self.named_files, self.canary_seed, self.settings.canary
             )
+
+    def _may_leave_uncollected(self) -> bool:
+        # --collect-only is for seeing the tests: list them all, cached ones marked skipped.
+        # -k/-m/--deselect pick tests by name or mark, which a file not imported cannot show:
+        # collect every file, so only the tests they keep count (a typo in -k is exit 5).
+        return not self.config.getoption("collectonly", False) and not self._selects_tests()
+
+    def _plan_shadow(self) -> None:
+        """In shadow mode every file is collected: keep aside the files the real run would not have
+        imported (the canary is moot: every test runs)."""
+        if self.settings.shadow and self.selection is not None and self._may_leave_uncollected():
+            self.shadow_files = frozenset(self.selection.uncollected(self.named_files))
 
     def _selects_tests(self) -> bool:
         option = self.config.getoption
@@ -190,6 +206,7 @@ class DryciSession:
         self.canary.update(output.canary)
         self.cacheable.update(output.cacheable)
         self.module_skips.update(output.module_skips)
+        self.would_skip.update(output.would_skip)
         if output.recording is not None:
             self.worker_recordings.append(output.recording)
 
@@ -252,6 +269,14 @@ class DryciSession:
             name = item.nodeid.split("::", 1)[1]
             self.index[item.nodeid] = (rel, name)
             self.test_counts[rel] = self.test_counts.get(rel, 0) + 1
+            if self.settings.shadow:
+                # The same decision the real run acts on, remembered instead of applied.
+                # pytest imports a file given as an argument whatever ignore_collect says.
+                whole_file = rel in self.shadow_files and not session.isinitpath(item.path)
+                would = would_skip(selection, rel, name, whole_file)
+                if would is not None:
+                    self.would_skip[item.nodeid] = would
+                continue
             decision = selection.decide(rel, name)
             if decision is None or not selection.skip:
                 continue
@@ -323,6 +348,7 @@ class DryciSession:
                 self.cacheable,
                 self.module_skips,
                 recorded,
+                self.would_skip,
             )
             session.config.workeroutput["dryci"] = output.dump()  # type: ignore[attr-defined]
             return
@@ -335,14 +361,30 @@ class DryciSession:
             return
         if self.settings.explain:
             self.explanations = explain_lines(outcome, planned)
-        self.notes.extend(github_step_summary(outcome, lambda: explanations(outcome, planned)))
-        if planned.publish:
+        self.notes.extend(
+            github_step_summary(
+                outcome,
+                lambda: explanations(outcome, planned),
+                shadow=self.shadow if self.settings.shadow else None,
+            )
+        )
+        shadow = self.shadow() if self.settings.shadow else None
+        usage = run_usage(outcome, counts, self.settings.level.value, shadow)
+        notes, may_publish = report_run(planned, usage)
+        self.notes.extend(notes)
+        # A read-only token is the documented setup of a developer's runs: nothing to say about it.
+        if planned.publish and may_publish is not False and not self._store_failed(planned):
             self.notes.extend(publish_results(outcome, planned, counts))
             self.notes.extend(save_records(outcome, planned, self._recorded))
         if planned.sources is not None:
             planned.sources.flush()
         for store in {id(s): s for s in (planned.store, planned.local) if s is not None}.values():
             store.close()
+
+    @staticmethod
+    def _store_failed(planned: Planned) -> bool:
+        # The report just failed past the breaker: publishing would only say so a second time.
+        return planned.store is not None and planned.store.breaker_open
 
     def _recorded(self) -> Recorded | None:
         """This run's recording; under xdist the workers' merged (the controller ran no test).
@@ -356,7 +398,11 @@ class DryciSession:
             return
         outcome = self.outcome()
         unfinished = len(self.tracker.unfinished()) if self.planned.publish else 0
-        for line in dryci_summary(outcome, RunCounts.of(outcome), self.notes, unfinished):
+        if self.settings.shadow:
+            # The shadow line stands in for the summary line: "0 cached, N ran" says nothing here.
+            self._shadow_report(terminalreporter)
+        lines = dryci_summary(outcome, RunCounts.of(outcome), self.notes, unfinished)
+        for line in lines[1:] if self.settings.shadow else lines:
             terminalreporter.write_line(line)
         broken = sorted(n for n in self.canary if self.tracker.failed(n))
         if broken:
@@ -376,6 +422,25 @@ class DryciSession:
             terminalreporter.write_sep("-", "dryci explain")
             for line in self.explanations:
                 terminalreporter.write_line(line)
+
+    def _shadow_report(self, terminalreporter: Any) -> None:
+        summary = self.shadow()
+        missed = bool(summary.missed)
+        terminalreporter.write_line(format_shadow(summary), red=missed, bold=missed)
+        if not missed:
+            return
+        terminalreporter.write_sep("=", "dryci MISSED FAILURES", red=True, bold=True)
+        terminalreporter.write_line(
+            f"dryci: {len(summary.missed)} test(s) the cache would have skipped failed (a stale or "
+            "forged cache entry, a missing dependency rule, or a DryCI bug):",
+            red=True,
+        )
+        for nodeid, why in summary.missed:
+            terminalreporter.write_line(f"  {nodeid}: would skip: {why.reason}", red=True)
+
+    def shadow(self) -> ShadowSummary:
+        tracker = self.tracker
+        return shadow_summary(self.would_skip, tracker.node_ids(), tracker.failed)
 
     # -- results ---------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ class Settings:
     key_options: tuple[tuple[str, str], ...] = ()
     plugin_distributions: tuple[str, ...] | None = None  # None: not known (every pytest11 one)
     plugin_modules: tuple[str, ...] = ()
+    # Shadow mode: every test runs; the plan is made as usual and only remembered (see selection.shadow).
+    shadow: bool = False
 
 
 def parse_canary(value: str) -> float:
@@ -105,7 +107,14 @@ def read_settings(config: pytest.Config, level: str, env: Mapping[str, str] = os
             config_path = base / config_path
         if not config_path.is_file():
             raise pytest.UsageError(f"--dryci-config: no such file: {config_raw}")
+    shadow = bool(config.getoption("dryci_shadow") or config.getini("dryci_shadow"))
+    if shadow and config.getoption("dryci_no_skip"):
+        raise pytest.UsageError(
+            "--dryci-shadow: cannot be combined with --dryci-no-skip (shadow mode runs every test "
+            "already, and asks the cache what it would have skipped)"
+        )
     return Settings(
+        shadow=shadow,
         skip=not config.getoption("dryci_no_skip"),
         publish=not (config.getoption("dryci_no_publish") or config.getini("dryci_no_publish")),
         explain=bool(config.getoption("dryci_explain")),

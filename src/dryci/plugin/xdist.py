@@ -10,7 +10,7 @@ unknown otherwise).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from dryci.selection.files import FilePlan, Plan
 from dryci.selection.functions import FileVerdict
 from dryci.selection.keys import Keys
 from dryci.selection.plan import Selection, Uncollected
+from dryci.selection.shadow import WouldSkip
 
 if TYPE_CHECKING:
     from dryci.plugin.session import DryciSession
@@ -94,6 +95,7 @@ class WorkerOutput:
     cacheable: Collection[str]
     module_skips: Collection[str]
     recording: dict[str, Any] | None
+    would_skip: Mapping[str, WouldSkip] = field(default_factory=dict)  # shadow mode only
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,7 @@ class WorkerOutput:
             "cacheable": sorted(self.cacheable),
             "module_skips": sorted(self.module_skips),
             "recording": self.recording,
+            "would_skip": {n: [w.reason, w.level.value, w.seconds] for n, w in self.would_skip.items()},
         }
 
     @classmethod
@@ -118,6 +121,10 @@ class WorkerOutput:
             raw["cacheable"],
             raw["module_skips"],
             raw["recording"],
+            {
+                nodeid: WouldSkip(reason, Level(level), seconds)
+                for nodeid, (reason, level, seconds) in raw.get("would_skip", {}).items()
+            },
         )
 
 

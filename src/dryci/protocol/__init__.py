@@ -24,6 +24,9 @@ that claim (for the collection shortcut), plus provenance::
     ENTRY = {"test_count": n | null, "tests": {ID: seconds}, "skipped": [ID, ...], "tag": TAG | null}
             ("skipped" and "tag" are optional: entries of older clients have neither)
 
+Every run also reports its usage, whatever its token may do: ``POST /api/v2/runs``
+(``dryci.protocol.usage``).
+
 KEY is the SHA-256 (64 lowercase hex) of a test file's dependency hash; ID is a 32-hex keyed hash of a
 test's node id with the dependency hash as key. The server never learns file names, test names or the
 dependency hash itself.

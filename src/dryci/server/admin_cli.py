@@ -266,6 +266,11 @@ def _usage(args: argparse.Namespace, backend: Backend, now: float) -> int:
                 "tests_published": d.tests_published,
                 "tests_skipped": d.tests_skipped,
                 "seconds_saved": round(d.seconds_saved, 3),
+                "runs": d.runs,
+                "tests_run": d.tests_run,
+                "shadow_runs": d.shadow_runs,
+                "shadow_would_skip": d.shadow_would_skip,
+                "shadow_missed": d.shadow_missed,
             }
             for d in backend.usage(wanted[0], since)
         ],

@@ -37,6 +37,7 @@ from dryci.protocol import (
 )
 from dryci.protocol.exchange import answer_body as records_answer_body
 from dryci.protocol.exchange import decode_records_publish, decode_records_query
+from dryci.protocol.usage import decode_run_usage
 from dryci.server import schemas
 from dryci.server.apidocs import API_DOCS_HTML
 from dryci.server.auth import authenticate, bearer_token, require_write
@@ -214,15 +215,22 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         state.metrics.count_query(hits, keys - hits)
         state.recorder.query(principal.project_id, now, hits, keys - hits, stale)
 
-    def recorded(principal: Principal, request: PublishRequest, now: float, stored: int) -> int:
+    def recorded(principal: Principal, request: PublishRequest, api: str, now: float, stored: int) -> int:
         state.metrics.count_publish(stored)
+        # A v2 client reports its run's counters through POST /api/v2/runs, the one source of them;
+        # only 0.1.x clients (v1) report them with their publish.
+        stats = request.stats if api == "v1" else None
         state.recorder.publish(
-            principal.project_id, now, stored, request.stats.skipped_by_cache, request.stats.seconds_saved
+            principal.project_id,
+            now,
+            stored,
+            stats.skipped_by_cache if stats is not None else 0,
+            stats.seconds_saved if stats is not None else 0.0,
         )
         return stored
 
     def publish(principal: Principal, request: PublishRequest, api: str, now: float) -> int:
-        return recorded(principal, request, now, backend.publish(principal, request, api, now))
+        return recorded(principal, request, api, now, backend.publish(principal, request, api, now))
 
     async def store(request: Request, decode: Callable[[Any], PublishRequest], api: str) -> int:
         """Validate and publish; with SQLite on the event loop, awaiting the writer's commit."""
@@ -245,7 +253,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         else:
             publish_request = await run_in_threadpool(validated)
         stored = await asyncio.wrap_future(submit(principal, publish_request, api, now))
-        return recorded(principal, publish_request, now, stored)
+        return recorded(principal, publish_request, api, now, stored)
 
     @app.post(
         "/api/v1/query-passed",
@@ -338,6 +346,21 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
 
         return _json(await call(request, "records_publish", work, write=True))
 
+    @app.post(
+        "/api/v2/runs",
+        tags=["v2"],
+        summary="Report one run's usage (any token, read-only ones included; once per run)",
+        openapi_extra=schemas.body(schemas.RUNS),
+        responses=schemas.responses(schemas.RUNS_RESPONSE, 401, 413, 422, 429, 503),
+    )
+    async def v2_runs(request: Request) -> Response:
+        def work(principal: Principal, data: Any, now: float) -> Any:
+            state.recorder.run(principal.project_id, now, decode_run_usage(data))
+            # The client then publishes only when it may: a read token's run says nothing about it.
+            return {"may_publish": principal.can_write}
+
+        return _json(await call(request, "v2_runs", work, write=False))
+
     @app.get(
         "/api/v2/usage",
         tags=["v2"],
@@ -362,6 +385,13 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
                         "tests_published": r.tests_published,
                         "tests_skipped": r.tests_skipped,
                         "seconds_saved": r.seconds_saved,
+                        "runs": r.runs,
+                        "tests_total": r.tests_total,
+                        "tests_run": r.tests_run,
+                        "seconds_run": r.seconds_run,
+                        "shadow_runs": r.shadow_runs,
+                        "shadow_would_skip": r.shadow_would_skip,
+                        "shadow_missed": r.shadow_missed,
                     }
                     for r in rows
                 ],

@@ -18,7 +18,7 @@ Large bodies are decoded in worker threads, at most ``slots`` at once (see ``app
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 
@@ -113,6 +113,18 @@ class RecordsPublish(_Shape):
     provenance: Optional[Provenance] = None
 
 
+class RunsReport(_Shape):
+    level: Literal["file", "function"]
+    tests_total: Count
+    tests_run: Count
+    tests_skipped: Count
+    seconds_run: Seconds
+    seconds_saved: Seconds
+    shadow: bool = False
+    would_skip: Count = 0
+    missed_failures: Count = 0
+
+
 # route -> (field whose raw values decode as, their decoder)
 KEYED: dict[str, tuple[str, msgspec.json.Decoder[Any]]] = {
     "v1_publish": ("passed_node_ids_per_test_file", msgspec.json.Decoder(Ids)),
@@ -127,6 +139,7 @@ DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
         ("v2_publish", V2Publish),
         ("records_query", RecordsQuery),
         ("records_publish", RecordsPublish),
+        ("v2_runs", RunsReport),
     )
 }
 

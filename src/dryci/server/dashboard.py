@@ -1,4 +1,5 @@
-"""The web dashboard: per project hit rate, tests skipped, time saved per day (SVG), recent runs.
+"""The web dashboard: per project hit rate, tests skipped, time saved per day (SVG), the shadow runs'
+soundness check (tests they would have skipped, missed failures in red), recent runs.
 
 Server-rendered HTML, no JavaScript. Login posts a token and gets a server-side session (see
 ``sessions.py``): the cookie holds a random session id, never the token, and every page view checks
@@ -39,7 +40,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-s
 section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
 .numbers span{display:inline-block;margin-right:2em}.numbers b{font-size:1.3em}
 table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}
-.error{color:#b00}"""
+.error{color:#b00}.shadow .missed{color:#b00}"""
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,36 @@ class ProjectView:
     @property
     def seconds_saved(self) -> float:
         return sum(d.seconds_saved for d in self.days)
+
+    @property
+    def shadow_runs(self) -> int:
+        return sum(d.shadow_runs for d in self.days)
+
+    @property
+    def shadow_would_skip(self) -> int:
+        return sum(d.shadow_would_skip for d in self.days)
+
+    @property
+    def shadow_missed(self) -> int:
+        return sum(d.shadow_missed for d in self.days)
+
+
+def render_shadow(view: ProjectView) -> str:
+    """The soundness panel: what the shadow runs (``pytest --dryci-shadow``) found."""
+    if not view.shadow_runs:
+        return (
+            '<p class="shadow numbers">no shadow runs in the last '
+            f"{DAYS} days (<code>pytest --dryci-shadow</code> checks the cache)</p>"
+        )
+    missed = view.shadow_missed
+    # A missed failure is a test the cache would have skipped that failed: it must stand out.
+    flagged = ' class="shadow-missed missed"' if missed else ' class="shadow-missed"'
+    return (
+        '<p class="shadow numbers">'
+        f'<span>shadow runs <b class="shadow-runs">{view.shadow_runs:,}</b></span>'
+        f'<span>tests they would have skipped <b class="shadow-would-skip">{view.shadow_would_skip:,}</b>'
+        f"</span><span>missed failures <b{flagged}>{missed:,}</b></span></p>"
+    )
 
 
 def saved_chart(days: list[UsageDay], today: float) -> str:
@@ -112,7 +143,7 @@ def render_project(view: ProjectView, now: float) -> str:
         f'<span>hit rate <b class="hit-rate">{rate}</b></span>'
         f'<span>tests skipped <b class="tests-skipped">{view.tests_skipped:,}</b></span>'
         f'<span>time saved <b class="time-saved">{_duration(view.seconds_saved)}</b></span>'
-        f"<span>last {DAYS} days</span></p>{saved_chart(view.days, now)}"
+        f"<span>last {DAYS} days</span></p>{render_shadow(view)}{saved_chart(view.days, now)}"
         f'<h3>Recent runs</h3><table class="runs"><tr><th>time (UTC)</th><th>branch</th><th>commit</th>'
         f"<th>tests stored</th><th>passed</th><th>failed</th><th>skipped by cache</th><th>run</th>"
         f"<th>token</th></tr>{rows}</table></section>"

@@ -11,10 +11,12 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from dryci.exceptions import DryciError
 from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST
+from dryci.protocol.usage import RunUsage
 from dryci.server.backends.base import Backend, UsageDay
 
 log = logging.getLogger("dryci.server")
@@ -28,6 +30,13 @@ class _Counts:
     tests_published: int = 0
     tests_skipped: int = 0
     seconds_saved: float = 0.0
+    runs: int = 0
+    tests_total: int = 0
+    tests_run: int = 0
+    seconds_run: float = 0.0
+    shadow_runs: int = 0
+    shadow_would_skip: int = 0
+    shadow_missed: int = 0
 
 
 # What one publish may add to a day's counters: the most tests a run can hold (4,096 keys of 32,768
@@ -40,6 +49,14 @@ COUNTER_CAP = 2**53
 
 def _clamp(value: int) -> int:
     return max(0, min(value, COUNTER_CAP))
+
+
+def _clamped(counts: _Counts) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in fields(counts):
+        value = getattr(counts, field.name)
+        out[field.name] = min(value, float(COUNTER_CAP)) if isinstance(value, float) else _clamp(value)
+    return out
 
 
 def day_of(now: float) -> str:
@@ -84,24 +101,34 @@ class UsageRecorder:
             counts.tests_skipped += min(skipped, MAX_TESTS_PER_PUBLISH)
             counts.seconds_saved += min(seconds_saved, MAX_SECONDS_PER_PUBLISH)
 
+    def run(self, project_id: int, now: float, usage: RunUsage) -> None:
+        """One run's own report (any token): the source of the per-run counters (see protocol.usage)."""
+
+        def tests(n: int) -> int:
+            return min(n, MAX_TESTS_PER_PUBLISH)
+
+        def seconds(s: float) -> float:
+            return min(s, MAX_SECONDS_PER_PUBLISH)
+
+        with self._lock:
+            counts = self._counts[(project_id, day_of(now))]
+            counts.runs += 1
+            counts.tests_total += tests(usage.tests_total)
+            counts.tests_run += tests(usage.tests_run)
+            counts.tests_skipped += tests(usage.tests_skipped)
+            counts.seconds_run += seconds(usage.seconds_run)
+            counts.seconds_saved += seconds(usage.seconds_saved)
+            if usage.shadow:
+                counts.shadow_runs += 1
+                counts.shadow_would_skip += tests(usage.would_skip)
+                counts.shadow_missed += tests(usage.missed_failures)
+
     def flush(self) -> None:
         with self._lock:
             counts, self._counts = self._counts, defaultdict(_Counts)
             touches, self._touches = self._touches, defaultdict(set)
             record_touches, self._record_touches = self._record_touches, defaultdict(set)
-        days = [
-            UsageDay(
-                pid,
-                day,
-                queries=_clamp(c.queries),
-                hits=_clamp(c.hits),
-                misses=_clamp(c.misses),
-                tests_published=_clamp(c.tests_published),
-                tests_skipped=_clamp(c.tests_skipped),
-                seconds_saved=min(c.seconds_saved, float(COUNTER_CAP)),
-            )
-            for (pid, day), c in counts.items()
-        ]
+        days = [UsageDay(pid, day, **_clamped(c)) for (pid, day), c in counts.items()]
         if days:
             self._add_usage(days)
         try:

@@ -123,6 +123,29 @@ V2_PUBLISH = {
     "additionalProperties": False,
 }
 V2_PUBLISH_RESPONSE = {"type": "object", "properties": {"stored": COUNT}, "required": ["stored"]}
+RUNS_RESPONSE = {
+    "type": "object",
+    "properties": {"may_publish": {"type": "boolean", "description": "the token may publish results"}},
+    "required": ["may_publish"],
+}
+RUNS = {
+    "type": "object",
+    "description": "one run's usage; tests_run + tests_skipped <= tests_total; would_skip and "
+    "missed_failures only when shadow is true, missed_failures <= would_skip <= tests_total",
+    "properties": {
+        "level": {"type": "string", "enum": ["file", "function"]},
+        "tests_total": COUNT,
+        "tests_run": COUNT,
+        "tests_skipped": COUNT,
+        "seconds_run": SECONDS,
+        "seconds_saved": SECONDS,
+        "shadow": {"type": "boolean"},
+        "would_skip": COUNT,
+        "missed_failures": COUNT,
+    },
+    "required": ["level", "tests_total", "tests_run", "tests_skipped", "seconds_run", "seconds_saved"],
+    "additionalProperties": False,
+}
 
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "snapshot or facts id"}
 B64 = {"type": "string", "contentEncoding": "base64", "maxLength": (MAX_OBJECT_BYTES + 2) // 3 * 4}

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from dryci.protocol import FileEntry, Provenance, PublishStats
+from dryci.protocol.usage import RunUsage
 
 __all__ = ["RecordStore", "ResultStore", "Store"]
 
@@ -27,6 +28,11 @@ class ResultStore(Protocol):
         stats: PublishStats,
     ) -> None:
         """Add the passed tests per key (ids are merged with what the key already has)."""
+        ...
+
+    def report_run(self, usage: RunUsage) -> bool | None:
+        """Tell the store how this run went (once per run, any token); returns whether this run may
+        publish, or None when the store does not say."""
         ...
 
     @property

@@ -25,6 +25,7 @@ from typing import Any
 
 from dryci.exceptions import StoreUnavailable
 from dryci.protocol import FileEntry, Provenance, PublishStats
+from dryci.protocol.usage import RunUsage
 
 __all__ = ["DB_FILENAME", "LastPass", "LocalStore"]
 
@@ -246,6 +247,11 @@ class LocalStore:
                         " updated = excluded.updated, tag = excluded.tag, skipped = excluded.skipped",
                         (key, entry.test_count, now, entry.tag, " ".join(sorted(entry.skipped))),
                     )
+
+    def report_run(self, usage: RunUsage) -> bool | None:
+        # Usage counters are for a shared server's dashboard; a local cache has no audience for them.
+        del usage
+        return None
 
     def save_last_passes(
         self, passes: Mapping[str, LastPass], common: Mapping[str, str] | None = None

@@ -39,6 +39,7 @@ from dryci.protocol import (
     decode_v2_query_response,
 )
 from dryci.protocol.exchange import decode_records_answer, publish_bodies
+from dryci.protocol.usage import RunUsage
 
 __all__ = ["RemoteStore", "check_server_url"]
 
@@ -174,6 +175,18 @@ class RemoteStore:
         for number, batch in enumerate(self._publish_batches(entries)):
             # Stats describe the whole run: send them once, with the first batch.
             self._publish_one(batch, provenance, stats if number == 0 else None, deadline)
+
+    def report_run(self, usage: RunUsage) -> bool | None:
+        """POST /api/v2/runs (any token may). None from a server from before it, or when it fails
+        past its breaker (already said once: nothing is waited for again)."""
+        if self.breaker_open or self._v1:
+            return None
+        body = self._post("/api/v2/runs", usage.to_json(), _Deadline(self.timeout), fallback_on_404=True)
+        if body is _NOT_FOUND:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("may_publish"), bool):
+            raise StoreUnavailable(f"{self.server} sent an invalid answer to its run's report")
+        return bool(body["may_publish"])
 
     # -- RecordStore ---------------------------------------------------------------------------
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dryci.server.backends.base import Project, RunRecord, SessionRow, UsageDay, User
+from dryci.server.backends.base import (
+    USAGE_COUNTERS,
+    Project,
+    RunRecord,
+    SessionRow,
+    UsageDay,
+    User,
+    usage_day,
+)
 from dryci.server.backends.statements import Statements
 
 Conn = Any
@@ -181,17 +189,13 @@ class AdminStatements(Statements):
         raise NotImplementedError
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:
-        sql = """SELECT project_id, day, queries, hits, misses, tests_published, tests_skipped, seconds_saved
-                 FROM usage_daily WHERE day >= ?"""
+        sql = f"SELECT project_id, day, {', '.join(USAGE_COUNTERS)} FROM usage_daily WHERE day >= ?"
         rows = (
             self.run(conn, sql + " AND project_id = ? ORDER BY project_id, day", (since_day, project_id))
             if project_id is not None
             else self.run(conn, sql + " ORDER BY project_id, day", (since_day,))
         )
-        return [
-            UsageDay(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]))
-            for r in rows
-        ]
+        return [usage_day(r) for r in rows]
 
     RUNS = """SELECT b.id, p.name, b.namespace, b.token_id, b.branch, b.commit_sha, b.run_url,
                      b.created_at, b.keys, b.tests, b.total, b.passed, b.failed, b.skipped,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from dryci.protocol import FileEntry, PublishRequest
 from dryci.protocol.exchange import RecordsPublish
@@ -93,6 +93,42 @@ class UsageDay:
     tests_published: int = 0
     tests_skipped: int = 0
     seconds_saved: float = 0.0
+    # From the runs' own reports (POST /api/v2/runs), read tokens included.
+    runs: int = 0
+    tests_total: int = 0
+    tests_run: int = 0
+    seconds_run: float = 0.0
+    shadow_runs: int = 0
+    shadow_would_skip: int = 0
+    shadow_missed: int = 0
+
+
+# The counters of a usage day, in the column order the SQL of every backend uses.
+USAGE_COUNTERS = (
+    "queries",
+    "hits",
+    "misses",
+    "tests_published",
+    "tests_skipped",
+    "seconds_saved",
+    "runs",
+    "tests_total",
+    "tests_run",
+    "seconds_run",
+    "shadow_runs",
+    "shadow_would_skip",
+    "shadow_missed",
+)
+_FLOAT_COUNTERS = frozenset({"seconds_saved", "seconds_run"})
+
+
+def usage_day(row: Sequence[Any]) -> UsageDay:
+    """A UsageDay from ``project_id, day, *USAGE_COUNTERS``."""
+    counters: dict[str, Any] = {
+        name: float(value) if name in _FLOAT_COUNTERS else int(value)
+        for name, value in zip(USAGE_COUNTERS, row[2:])
+    }
+    return UsageDay(int(row[0]), str(row[1]), **counters)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires_at)",
         ),
     ),
+    Migration(
+        6,
+        "usage from every run (read tokens included), shadow runs and their missed failures",
+        tuple(
+            f"ALTER TABLE usage_daily ADD COLUMN {column} NOT NULL DEFAULT 0"
+            for column in (
+                "runs BIGINT",
+                "tests_total BIGINT",
+                "tests_run BIGINT",
+                "seconds_run {real}",
+                "shadow_runs BIGINT",
+                "shadow_would_skip BIGINT",
+                "shadow_missed BIGINT",
+            )
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

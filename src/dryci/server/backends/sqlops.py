@@ -15,6 +15,7 @@ from typing import Any
 from dryci.protocol import FileEntry, PublishRequest
 from dryci.server.backends.adminsql import AdminStatements
 from dryci.server.backends.base import (
+    USAGE_COUNTERS,
     Principal,
     QueryResult,
     TokenRow,
@@ -219,38 +220,27 @@ class SqlOps(RecordStatements, AdminStatements):
         )
 
     def add_usage(self, conn: Conn, days: Sequence[UsageDay]) -> None:
+        columns = ", ".join(USAGE_COUNTERS)
+        sums = ", ".join(f"{name} = {_capped_sum(name)}" for name in USAGE_COUNTERS)
         self.many(
             conn,
-            """
-            INSERT INTO usage_daily (project_id, day, queries, hits, misses, tests_published, tests_skipped,
-                                     seconds_saved)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (project_id, day) DO UPDATE SET
-                queries = {queries}, hits = {hits}, misses = {misses},
-                tests_published = {tests_published}, tests_skipped = {tests_skipped},
-                seconds_saved = {seconds_saved}""".format(**_CAPPED_SUMS),
+            f"""
+            INSERT INTO usage_daily (project_id, day, {columns})
+            VALUES (?, ?{", ?" * len(USAGE_COUNTERS)})
+            ON CONFLICT (project_id, day) DO UPDATE SET {sums}""",
             [
-                (
-                    d.project_id,
-                    d.day,
-                    d.queries,
-                    d.hits,
-                    d.misses,
-                    d.tests_published,
-                    d.tests_skipped,
-                    d.seconds_saved,
-                )
+                (d.project_id, d.day, *(getattr(d, name) for name in USAGE_COUNTERS))
                 for d in sorted(days, key=lambda d: (d.project_id, d.day))
             ],
         )
 
 
-# A day's counters stop at COUNTER_CAP (the recorder clamps what it adds): no sum overflows a bigint.
-_CAPPED_SUMS = {
-    name: f"CASE WHEN usage_daily.{name} + excluded.{name} > {COUNTER_CAP} THEN {COUNTER_CAP}"
-    f" ELSE usage_daily.{name} + excluded.{name} END"
-    for name in ("queries", "hits", "misses", "tests_published", "tests_skipped", "seconds_saved")
-}
+def _capped_sum(name: str) -> str:
+    # A day's counters stop at COUNTER_CAP (the recorder clamps what it adds): no sum overflows a bigint.
+    return (
+        f"CASE WHEN usage_daily.{name} + excluded.{name} > {COUNTER_CAP} THEN {COUNTER_CAP}"
+        f" ELSE usage_daily.{name} + excluded.{name} END"
+    )
 
 
 def union(default: FileEntry, own: FileEntry) -> FileEntry:
