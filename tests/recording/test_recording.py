@@ -230,3 +230,30 @@ def test_a_switch_ends_one_window_and_records_the_next_from_scratch(recorder, tm
     lib.unused()
     assert recorder.switch().units == {("pkg/lib.py", "helper"), ("pkg/lib.py", "unused")}
     assert recorder.stop().units == frozenset()
+
+
+def test_the_units_of_an_analyzed_file_come_from_the_caller_and_others_are_parsed_here(tmp_path):
+    from dryci.recording.units import FunctionUnit, ModuleUnits
+
+    lib = load(write_lib(tmp_path), "precise_lib_known")
+    (tmp_path / "other.py").write_text("def f():\n    return 1\n")
+    other = load(tmp_path / "other.py", "precise_other_known")
+    first = lib.helper.__code__.co_firstlineno
+    known = ModuleUnits("m", (FunctionUnit("from_the_cache", "fp", first, first + 1),))
+    asked = []
+
+    def units_of(path: str) -> ModuleUnits | None:
+        asked.append(path)
+        if path == "pkg/lib.py":
+            return known
+        raise LookupError(path)
+
+    recorder = UnitRecorder(tmp_path, make_code_tracer("dryci-test", project=True), units_of)
+    try:
+        recorder.start()
+        lib.helper()
+        other.f()
+        assert recorder.stop().units == {("pkg/lib.py", "from_the_cache"), ("other.py", "f")}
+        assert sorted(asked) == ["other.py", "pkg/lib.py"]
+    finally:
+        recorder.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ from dryci.plugin.report import dryci_summary, explain_lines, explanations, form
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
 from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome, closure_sources
+from dryci.plugin.sources import Stale
 from dryci.plugin.xdist import WorkerOutput, WorkerPayload
 from dryci.recording.runtime import Recorded, Recording, encode_recorded, merge_recorded, recording_key
+from dryci.recording.units import ModuleUnits
 from dryci.selection.decision import Level
 from dryci.selection.files import in_canary
 from dryci.selection.plan import Selection, Uncollected
@@ -223,9 +225,23 @@ class DryciSession:
             recording.stop()  # nothing could keep what it records
             self.recording = None
             return
-        recording.attach(self.base_dir)
+        recording.attach(self.base_dir, self._analyzed_units())
         if not self.config.pluginmanager.is_registered(recording):
             self.config.pluginmanager.register(recording, "dryci-recording")
+
+    def _analyzed_units(self) -> Callable[[str], ModuleUnits | None] | None:
+        """Units from the parse cache for the recorder, for files as the analysis read them."""
+        sources = self.planned.sources if self.planned is not None else None
+        if sources is None:
+            return None
+
+        def units_of(path: str) -> ModuleUnits | None:
+            try:
+                return sources.units(path)
+            except Stale:
+                raise LookupError(path) from None
+
+        return units_of
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
         if not self.uncollected:

@@ -104,6 +104,11 @@ class Sources:
             self._check(path, digest)
             return None
         body = self._cached.get(digest)
+        if body is None and self._cache is not None:  # not prefetched (the recorder asks one by one)
+            try:
+                body = self._cache.parsed([digest]).get(digest)
+            except StoreUnavailable:
+                self._cache = None
         if body is not None:
             found, units = _load(body)
             if found:

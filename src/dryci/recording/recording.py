@@ -7,8 +7,9 @@ root, or in a file that is not Python source, is ignored: the dependency hash co
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
@@ -43,8 +44,16 @@ class Window:
 class UnitRecorder:
     """Records project units per window; one tracer for its whole life (``close`` gives it back)."""
 
-    def __init__(self, root: str | os.PathLike[str], tracer: CodeTracer | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        tracer: CodeTracer | None = None,
+        units_of: Callable[[str], ModuleUnits | None] | None = None,
+    ) -> None:
+        """``units_of``: the units of a file as the analysis read it (from the parse cache), or
+        LookupError when it has none (the file is then read and parsed here)."""
         self._root = os.path.abspath(root)
+        self._units_of = units_of
         self._tracer = tracer if tracer is not None else make_code_tracer("dryci", resume=True, project=True)
         self._tracer.narrow(lambda filename: self._relative(filename) is not None)
         # By identity (the code object kept alive, so its id stays unique): equal code objects of two
@@ -122,6 +131,9 @@ class UnitRecorder:
         return units is not None and units.inert
 
     def _units(self, path: str) -> ModuleUnits | None:
+        if path not in self._files and self._units_of is not None:
+            with contextlib.suppress(LookupError):  # not analyzed, or changed since: parsed below
+                self._files[path] = self._units_of(path)
         if path not in self._files:
             try:
                 source = Path(self._root, path).read_bytes()

@@ -41,13 +41,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Collection, Generator, Iterable, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from dryci.recording.recording import Unit, UnitRecorder
+from dryci.recording.units import ModuleUnits
 from dryci.tracing import CodeTracer, make_code_tracer
 
 __all__ = [
@@ -160,8 +161,11 @@ class Recording:
         _listen(self)
         self._tracer.start()
 
-    def attach(self, root: str | os.PathLike[str]) -> None:
-        self._recorder = UnitRecorder(root, self._tracer)
+    def attach(
+        self, root: str | os.PathLike[str], units_of: Callable[[str], ModuleUnits | None] | None = None
+    ) -> None:
+        """``units_of``: see :class:`UnitRecorder`."""
+        self._recorder = UnitRecorder(root, self._tracer, units_of)
 
     def _close_window(self, *, restart: bool = True, rearm: bool = True) -> None:
         """Give the current window to its owner (and to an import group) and start the next.
