@@ -18,13 +18,15 @@ from dryci.exceptions import StoreUnavailable
 from dryci.plugin.cached import add_to_junit, cached_cases, cached_files_lines
 from dryci.plugin.ci_summary import github_step_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
-from dryci.plugin.planning import RUNNING_ALL, Planned, plan_run
+from dryci.plugin.places import Places
+from dryci.plugin.planning import Planned, plan_run
 from dryci.plugin.publishing import publish_results, report_run, run_usage, save_records
-from dryci.plugin.report import dryci_summary, explain_lines, explanations, format_shadow
+from dryci.plugin.report import dryci_summary, explain_lines, explanations
 from dryci.plugin.results import ResultTracker
 from dryci.plugin.settings import Settings
 from dryci.plugin.skips import cacheable_module_skip, cacheable_outcome, closure_sources
 from dryci.plugin.sources import Stale
+from dryci.plugin.terminal import write_end_of_run
 from dryci.plugin.xdist import WorkerOutput, WorkerPayload
 from dryci.recording.runtime import Recorded, Recording, encode_recorded, merge_recorded, recording_key
 from dryci.recording.units import ModuleUnits
@@ -35,8 +37,7 @@ from dryci.selection.shadow import ShadowSummary, WouldSkip, shadow_summary, wou
 from dryci.selection.skips import Resolve
 
 if TYPE_CHECKING:
-    from dryci.store.base import Store
-    from dryci.store.local import LocalStore
+    pass
 
 __all__ = ["DryciSession", "session_key"]
 
@@ -68,9 +69,7 @@ class DryciSession:
         self.explanations: list[str] = []
         self._planned = False
         self._scope_paths: list[Path] | None = None
-        self._cache_path: Path | None = None
-        self._cache_problem: str | None = None
-        self._local: Any = None
+        self.places = Places(config, settings, self.say)
 
     # -- output ----------------------------------------------------------------------------
 
@@ -84,46 +83,7 @@ class DryciSession:
     # -- places ----------------------------------------------------------------------------
 
     def cache_dir(self) -> Path | None:
-        """DryCI's folder under pytest's cache dir, made on first use; None when it cannot be made
-        (a read-only checkout, a full disk: ``_cache_problem`` says why)."""
-        if self._cache_path is None and self._cache_problem is None:
-            path = self.config.rootpath / ".pytest_cache" / "d" / "dryci"
-            try:
-                cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
-                if cache is not None:
-                    path = Path(cache.mkdir("dryci"))
-                else:
-                    path.mkdir(parents=True, exist_ok=True)
-                self._cache_path = path
-            except OSError as exc:
-                self._cache_problem = f"cannot use the cache folder {path}: {exc.strerror or exc}"
-        return self._cache_path
-
-    def _open_local(self) -> tuple[Any, str | None]:
-        """The local SQLite store, or None and why not."""
-        cache_dir = self.cache_dir()
-        if cache_dir is None:
-            return None, self._cache_problem
-        from dryci.store.local import LocalStore
-
-        try:
-            local = LocalStore(cache_dir, busy_timeout=self.settings.lock_timeout)
-        except StoreUnavailable as exc:
-            return None, exc.reason
-        if local.recovered:
-            self.say(f"dryci: {local.recovered}")
-        return local, None
-
-    def _stores(self) -> tuple[Store | None, LocalStore | None]:
-        local, problem = self._open_local()
-        if self.settings.server is None:
-            if local is None:
-                self.say(f"dryci: {problem} {RUNNING_ALL}")
-            return local, local
-        from dryci.store.remote import RemoteStore
-
-        remote = RemoteStore(self.settings.server, token=self.settings.token, timeout=self.settings.timeout)
-        return remote, local
+        return self.places.cache_dir()
 
     # -- planning --------------------------------------------------------------------------
 
@@ -151,7 +111,7 @@ class DryciSession:
 
         config_path = self.settings.config_path or find_config(self.config.rootpath)
         planned = plan_run(
-            self.settings, config_path, self.config.rootpath, self.cache_dir(), self._stores, self.say
+            self.settings, config_path, self.config.rootpath, self.cache_dir(), self.places.stores, self.say
         )
         if planned is None:
             return
@@ -414,45 +374,15 @@ class DryciSession:
             return
         outcome = self.outcome()
         unfinished = len(self.tracker.unfinished()) if self.planned.publish else 0
-        if self.settings.shadow:
-            # The shadow line stands in for the summary line: "0 cached, N ran" says nothing here.
-            self._shadow_report(terminalreporter)
-        lines = dryci_summary(outcome, RunCounts.of(outcome), self.notes, unfinished)
-        for line in lines[1:] if self.settings.shadow else lines:
-            terminalreporter.write_line(line)
-        broken = sorted(n for n in self.canary if self.tracker.failed(n))
-        if broken:
-            terminalreporter.write_sep("=", "dryci CACHE ERROR", red=True, bold=True)
-            terminalreporter.write_line(
-                f"dryci: {len(broken)} test(s) the cache claimed passed failed when re-run by the canary "
-                "(stale or poisoned cache entry, or a missing dependency rule):",
-                red=True,
-            )
-            for nodeid in broken:
-                terminalreporter.write_line(f"  {nodeid}", red=True)
-        if self.config.get_verbosity() > 0 and outcome.uncollected:
-            terminalreporter.write_sep("-", "dryci cached files")
-            for line in cached_files_lines(outcome.uncollected):
-                terminalreporter.write_line(line)
-        if self.explanations:
-            terminalreporter.write_sep("-", "dryci explain")
-            for line in self.explanations:
-                terminalreporter.write_line(line)
-
-    def _shadow_report(self, terminalreporter: Any) -> None:
-        summary = self.shadow()
-        missed = bool(summary.missed)
-        terminalreporter.write_line(format_shadow(summary), red=missed, bold=missed)
-        if not missed:
-            return
-        terminalreporter.write_sep("=", "dryci MISSED FAILURES", red=True, bold=True)
-        terminalreporter.write_line(
-            f"dryci: {len(summary.missed)} test(s) the cache would have skipped failed (a stale or "
-            "forged cache entry, a missing dependency rule, or a DryCI bug):",
-            red=True,
+        verbose = self.config.get_verbosity() > 0
+        write_end_of_run(
+            terminalreporter,
+            dryci_summary(outcome, RunCounts.of(outcome), self.notes, unfinished),
+            shadow=self.shadow() if self.settings.shadow else None,
+            broken=sorted(n for n in self.canary if self.tracker.failed(n)),
+            cached_files=cached_files_lines(outcome.uncollected) if verbose else [],
+            explanations=self.explanations,
         )
-        for nodeid, why in summary.missed:
-            terminalreporter.write_line(f"  {nodeid}: would skip: {why.reason}", red=True)
 
     def shadow(self) -> ShadowSummary:
         tracker = self.tracker
