@@ -17,16 +17,11 @@ from typing import Any
 
 import pytest
 
-from dryci.selection.decision import Level
+from dryci.selection.decision import SKIP_REASONS, Level
 from dryci.selection.plan import Uncollected
 
 __all__ = ["CachedCase", "JunitHook", "add_to_junit", "cached_cases", "cached_files_lines"]
 
-REASON = "dryci: passed before with identical dependencies"
-_REASONS = {
-    Level.FILE: REASON,
-    Level.FUNCTION: "dryci: passed before; none of the code it ran changed",
-}
 
 
 @dataclass(frozen=True)
@@ -50,13 +45,13 @@ def cached_cases(
         cached = uncollected[path]
         if cached.tests <= 0:
             continue
-        reason = _REASONS[cached.level]
+        reason = SKIP_REASONS[cached.level]  # the reason a collected cached test gets
         known = names.get(path, ())
         if len(known) == cached.tests:
             cases.extend(CachedCase(f"{path}::{name}", path, reason) for name in sorted(known))
         else:
             count = f"{cached.tests} test" + ("" if cached.tests == 1 else "s")
-            cases.append(CachedCase(f"{path}::[{count} cached]", path, f"{reason} ({count})"))
+            cases.append(CachedCase(f"{path}::[{count} cached]", path, reason))
     return cases
 
 
