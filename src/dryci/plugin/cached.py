@@ -23,7 +23,6 @@ from dryci.selection.plan import Uncollected
 __all__ = ["CachedCase", "JunitHook", "add_to_junit", "cached_cases", "cached_files_lines"]
 
 
-
 @dataclass(frozen=True)
 class CachedCase:
     nodeid: str
