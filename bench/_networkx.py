@@ -91,6 +91,29 @@ def fresh_copy(pristine: Path, name: str) -> Path:
     return target
 
 
+def snapshot_source(root: Path, target: Path, python: Path) -> str:
+    """Copy ``root``'s src/ to ``target``, so editing it while a benchmark runs changes nothing there;
+    returns the commit it was taken at.
+
+    Byte-compiled once with ``python``, as pip does when it installs DryCI: runs that write no
+    bytecode (PYTHONDONTWRITEBYTECODE, so the project trees stay cold) then compile DryCI's modules no
+    more than an installed plugin's.
+    """
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(root / "src", target, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", str(target)], check=True, stdout=subprocess.DEVNULL
+    )
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "src"], capture_output=True, text=True
+    )
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
 def tool_versions(python: Path) -> tuple[str, str]:
     """(pytest, pytest-testmon) versions installed for ``python``; "?" where one is missing."""
     found = subprocess.run(

@@ -29,7 +29,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -119,20 +118,8 @@ def prepare_networkx() -> Path:
 def snapshot_source(name: str) -> str:
     """Copy this checkout's src/ aside, so editing it while the benchmark runs changes nothing here."""
     global SOURCE
-    SOURCE = target = WORK / name
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(ROOT / "src", target, ignore=shutil.ignore_patterns("__pycache__"))
-    # Byte-compiled once, as pip does when it installs DryCI: the runs (PYTHONDONTWRITEBYTECODE, so
-    # the project trees stay cold) then compile DryCI's modules no more than an installed plugin's.
-    subprocess.run([str(PY), "-m", "compileall", "-q", str(target)], check=True, stdout=subprocess.DEVNULL)
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
-    )
-    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    SOURCE = WORK / name
+    return _networkx.snapshot_source(ROOT, SOURCE, PY)
 
 
 def run(tree: Path, *args: str) -> Run:

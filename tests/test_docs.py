@@ -26,7 +26,7 @@ def test_the_documentation_site_builds_strictly(tmp_path: Path) -> None:
     assert 'src="../img/example_project.svg"' in html
     assert (tmp_path / "site" / "img" / "example_project.svg").is_file()
     for page in ("getting-started", "config", "plugin", "ci", "server", "deployment", "verify", "security",
-                 "faq", "benchmarks", "api"):  # fmt: skip
+                 "faq", "benchmarks", "api", "replay"):  # fmt: skip
         assert (tmp_path / "site" / page / "index.html").is_file(), page
 
 

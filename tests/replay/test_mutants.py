@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
-from dryci.replay.mutants import MUTANT_MESSAGE, changed_functions, is_test_file, mutants_of, mutated
+from dryci.replay.mutants import (
+    MUTANT_MESSAGE,
+    changed_functions,
+    is_test_file,
+    mutants_of,
+    mutated,
+    read_sources,
+)
 
 SOURCE = '''import os
 
@@ -76,3 +84,10 @@ def test_no_more_mutants_than_asked_for() -> None:
 
 def test_a_file_that_does_not_parse_makes_no_mutant() -> None:
     assert changed_functions("pkg/bad.py", "def broken(:\n", {1}) == []
+
+
+def test_the_sources_leave_out_deleted_and_undecodable_files(tmp_path: Path) -> None:
+    (tmp_path / "kept.py").write_text("def f():\n    return 1\n", encoding="utf-8")
+    (tmp_path / "latin.py").write_bytes(b"# caf\xe9\n")
+    sources = read_sources(tmp_path, ["kept.py", "latin.py", "gone.py"])
+    assert sources == {"kept.py": "def f():\n    return 1\n"}

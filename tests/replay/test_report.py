@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from dryci.replay.chart import svg_chart
@@ -60,3 +61,11 @@ def test_a_chart_of_one_commit_puts_its_points_in_the_middle() -> None:
     svg = svg_chart(RESULTS[:2])
     assert '<polyline class="file"' in svg
     assert svg.count("<circle ") == 2
+
+
+def test_a_series_of_another_tool_is_drawn_after_the_levels_under_its_own_name() -> None:
+    other = [dataclasses.replace(r, level="testmon") for r in RESULTS if r.level == "file"]
+    svg = svg_chart([*other, *RESULTS])
+    assert svg.index('<polyline class="all"') < svg.index('<polyline class="file"')
+    assert svg.index('<polyline class="file"') < svg.index('<polyline class="testmon"')
+    assert ">testmon</text>" in svg

@@ -15,6 +15,9 @@ __all__ = ["svg_chart", "write_svg"]
 
 _COLORS = {"all": "#888888", "file": "#1f77b4", "function": "#d62728"}
 _LABELS = {"all": "all tests", "file": "file level", "function": "function level"}
+# Series other than the levels (another tool replayed over the same commits, as the benchmark's
+# testmon) are drawn after them, labelled by their own name.
+_OTHER_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#000000")
 _W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 720, 360, 60, 150, 40, 60
 
 
@@ -26,6 +29,15 @@ def _series(results: Sequence[LevelResult]) -> tuple[list[str], dict[str, list[i
             commits.append(r.commit)
         series.setdefault(r.level, {})[r.commit] = r.tests_total if r.level == "all" else r.tests_run
     return commits, {level: [runs.get(c, 0) for c in commits] for level, runs in series.items()}
+
+
+def _styled(series: dict[str, list[int]]) -> list[tuple[str, str, list[int]]]:
+    """(series, color, values): the levels in their fixed order, then the others as they came."""
+    known = [level for level in _COLORS if level in series]
+    others = [name for name in series if name not in _COLORS]
+    return [(level, _COLORS[level], series[level]) for level in known] + [
+        (name, _OTHER_COLORS[j % len(_OTHER_COLORS)], series[name]) for j, name in enumerate(others)
+    ]
 
 
 def svg_chart(results: Sequence[LevelResult], title: str = "Tests run per commit") -> str:
@@ -60,10 +72,7 @@ def svg_chart(results: Sequence[LevelResult], title: str = "Tests run per commit
             f'<text x="{x(i):.1f}" y="{_TOP + height + 16}" text-anchor="end" '
             f'transform="rotate(-40 {x(i):.1f} {_TOP + height + 16})">{escape(commits[i][:7])}</text>'
         )
-    for k, (level, values) in enumerate(
-        sorted(series.items(), key=lambda item: list(_COLORS).index(item[0]))
-    ):
-        color = _COLORS.get(level, "black")
+    for k, (level, color, values) in enumerate(_styled(series)):
         points = " ".join(f"{x(i):.1f},{y(n):.1f}" for i, n in enumerate(values))
         parts.append(
             f'<polyline class="{level}" fill="none" stroke="{color}" stroke-width="2" points="{points}"/>'

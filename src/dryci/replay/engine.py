@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dryci.replay.history import Commit, ReplayError, changed_lines, checkout, first_parent_commits, git
-from dryci.replay.mutants import Mutant, mutants_of, mutated
+from dryci.replay.mutants import Mutant, mutants_of, mutated, read_sources
 from dryci.replay.runs import PytestRun, child_env, run_pytest
 
 __all__ = ["LEVELS", "LevelResult", "ReplayOptions", "replay"]
@@ -149,16 +149,6 @@ def _mutant_misses(
     return caught, missed
 
 
-def _sources(worktree: Path, paths: Sequence[str]) -> dict[str, str]:
-    sources = {}
-    for path in paths:
-        try:
-            sources[path] = (worktree / path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # deleted, binary or not UTF-8: nothing to mutate
-    return sources
-
-
 def _replay_commit(scratch: _Scratch, options: ReplayOptions, commit: Commit) -> list[LevelResult]:
     checkout(scratch.worktree, commit.sha)
     plain: PytestRun | None = None
@@ -171,7 +161,7 @@ def _replay_commit(scratch: _Scratch, options: ReplayOptions, commit: Commit) ->
     mutant_missed: dict[str, list[str]] = {level: [] for level in options.levels}
     if options.mutate and plain is not None:
         changed = changed_lines(scratch.worktree, commit)
-        chosen = mutants_of(changed, _sources(scratch.worktree, sorted(changed)), options.mutate)
+        chosen = mutants_of(changed, read_sources(scratch.worktree, sorted(changed)), options.mutate)
         caught, mutant_missed = _mutant_misses(scratch, options, chosen, plain.failed)
     results = [
         LevelResult(

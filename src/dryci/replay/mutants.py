@@ -10,9 +10,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-__all__ = ["MUTANT_MESSAGE", "Mutant", "changed_functions", "is_test_file", "mutants_of", "mutated"]
+__all__ = [
+    "MUTANT_MESSAGE",
+    "Mutant",
+    "changed_functions",
+    "is_test_file",
+    "mutants_of",
+    "mutated",
+    "read_sources",
+]
 
 MUTANT_MESSAGE = "dryci replay mutant"
 
@@ -98,3 +106,15 @@ def mutants_of(changed: Mapping[str, set[int]], sources: Mapping[str, str], limi
         if path.endswith(".py") and not is_test_file(path) and path in sources:
             chosen.extend(changed_functions(path, sources[path], changed[path]))
     return chosen[:limit]
+
+
+def read_sources(worktree: Path, paths: Iterable[str]) -> dict[str, str]:
+    """``{path: text}`` of the files that can be mutated; public so that another tool driven over the
+    same commits (the benchmark's testmon pass) meets exactly the same mutants."""
+    sources = {}
+    for path in paths:
+        try:
+            sources[path] = (worktree / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # deleted, binary or not UTF-8: nothing to mutate
+    return sources
