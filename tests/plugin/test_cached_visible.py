@@ -77,3 +77,10 @@ def test_verbose_lists_the_cached_files_with_their_test_counts(project: pytest.P
         ]
     )
     assert "dryci cached files" not in project.runpytest("--dryci").stdout.str()
+
+
+def test_under_xdist_the_controller_reports_the_cached_tests(project: pytest.Pytester) -> None:
+    project.runpytest("--dryci", "-n", "2", "-p", "xdist").assert_outcomes(passed=ALL_TESTS)
+    project.runpytest("--dryci", "-n", "2", "-p", "xdist", "--junitxml=report.xml")
+    suite, _cases = read_report(project)
+    assert suite["tests"] == str(ALL_TESTS) and suite["skipped"] == str(ALL_TESTS)
