@@ -49,9 +49,12 @@ def cached_cases(
         if len(known) == cached.tests:
             cases.extend(CachedCase(f"{path}::{name}", path, reason) for name in sorted(known))
         else:
-            count = f"{cached.tests} test" + ("" if cached.tests == 1 else "s")
-            cases.append(CachedCase(f"{path}::[{count} cached]", path, reason))
+            cases.append(CachedCase(f"{path}::[{_tests(cached.tests)} cached]", path, reason))
     return cases
+
+
+def _tests(count: int) -> str:
+    return f"{count} test" + ("" if count == 1 else "s")
 
 
 def _reports(case: CachedCase) -> Iterable[pytest.TestReport]:
@@ -83,8 +86,7 @@ def cached_files_lines(uncollected: Mapping[str, Uncollected]) -> list[str]:
     for path in sorted(uncollected):
         cached = uncollected[path]
         level = "function level" if cached.level is Level.FUNCTION else "file level"
-        tests = f"{cached.tests} test" + ("" if cached.tests == 1 else "s")
-        lines.append(f"{path}: {tests} cached ({level}, not imported)")
+        lines.append(f"{path}: {_tests(cached.tests)} cached ({level}, not imported)")
     return lines
 
 

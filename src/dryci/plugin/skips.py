@@ -7,6 +7,7 @@ Only public pytest API: the item's marks and the report. The source-level check 
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,6 @@ def cacheable_outcome(item: pytest.Item, report: pytest.TestReport, resolve: Res
 def closure_sources(closure: frozenset[str], base_dir: Path) -> Resolve:
     """A :data:`Resolve` for one test file: an imported module's source when its file (as imported
     in this process) is in the file's closure, so its content is in the key."""
-    import sys
 
     def resolve(module: str) -> str | None:
         file = getattr(sys.modules.get(module), "__file__", None)
