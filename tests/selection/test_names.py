@@ -257,3 +257,41 @@ def test_facts_without_statements_rerun_every_test():
     new = units("shop/prices.py", PRICES.replace(b"TAX = 0.2", b"TAX = 0.3"))
     change = file_change("shop/prices.py", legacy, new, KEYS)
     assert change.everything == "shop/prices.py: module-level code changed"
+
+
+def test_a_changed_default_reruns_the_tests_that_ran_the_function_even_unnamed():
+    # A framework may call a function no project code names: the tests that ran it re-run.
+    ran = {f"{TEST}::test_shout": [(TEST, "test_shout"), ("shop/prices.py", "label")]}
+    closure = edited("shop/prices.py", b"def label(amount):", b"def label(amount=1):")
+    assert run(closure, ran)["test_shout"] == (
+        False,
+        "shop/prices.py: module-level label changed, and the test uses it",
+    )
+
+
+def test_a_default_that_uses_a_changed_constant_reruns_the_tests_that_ran_the_function():
+    before = edited("shop/prices.py", b"def label(amount):", b"def label(amount, unit=CURRENCY):")
+    after = {
+        **before,
+        "shop/prices.py": before["shop/prices.py"].replace(b'CURRENCY = "EUR"', b'CURRENCY = "USD"'),
+    }
+    ran = {f"{TEST}::test_shout": [(TEST, "test_shout"), ("shop/prices.py", "label")]}
+    global CLOSURE
+    saved, CLOSURE = CLOSURE, before
+    try:
+        out = run(after, ran)
+    finally:
+        CLOSURE = saved
+    assert out["test_shout"] == (False, "shop/prices.py: module-level CURRENCY changed, and the test uses it")
+
+
+def test_a_module_of_constants_only_reruns_every_test():
+    # Frameworks read settings modules by name (Django, Flask from_object): no narrowing there.
+    before = {**CLOSURE, "shop/limits.py": b"MAX = 1\n"}
+    after = {**CLOSURE, "shop/limits.py": b"MAX = 2\n"}
+    out = _run_from(before, after)
+    assert out["test_shout"] == (
+        False,
+        "shop/limits.py: module-level code changed (a module of settings or constants only, which"
+        " frameworks read by name)",
+    )

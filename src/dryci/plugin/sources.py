@@ -23,7 +23,7 @@ from dryci.store.local import LocalStore
 
 __all__ = ["Sources", "Stale"]
 
-_FORMAT = 2  # bump when ModuleUnits or its fingerprints change meaning
+_FORMAT = 3  # bump when ModuleUnits or its fingerprints change meaning
 
 
 class Stale(Exception):
@@ -66,8 +66,8 @@ def _load(body: bytes) -> tuple[bool, ModuleUnits | None]:
             tuple(FunctionUnit(q, fp, a, b, frozenset(n), d) for q, fp, a, b, n, d in functions),
             inert,
             tuple(
-                Statement(k, fp, df, frozenset(d), frozenset(r), safe, doc)
-                for k, fp, df, d, r, safe, doc in statements
+                Statement(k, fp, df, frozenset(d), frozenset(r), safe, doc, unit)
+                for k, fp, df, d, r, safe, doc, unit in statements
             ),
         )
     except Exception:  # a damaged cache entry just means "parse again"

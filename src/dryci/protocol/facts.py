@@ -12,8 +12,8 @@ Layouts (little endian)::
     v2  b"DRF2" kind:u8 module[16] n:u32 (name[16] fingerprint[16])[n]              sorted by name
         then, for each of the n functions in that order: dynamic:u8 count:u32 names[count]:u32
         then m:u32 and per statement, in module order:
-        key[16] fingerprint[16] doc_free[16] flags:u8 (1 safe, 2 plain_doc) nd:u32 nr:u32
-        defines[nd]:u32 refs[nr]:u32
+        key[16] fingerprint[16] doc_free[16] unit[16] flags:u8 (1 safe, 2 plain_doc) nd:u32 nr:u32
+        defines[nd]:u32 refs[nr]:u32          (unit: the keyed qualname a ``def`` defines, else zeros)
 
 Facts of ``kind`` 0 (written as v1) stand for a file that cannot be narrowed to functions.
 """
@@ -27,13 +27,14 @@ from typing import Optional
 
 from dryci.exceptions import ProtocolError
 
-__all__ = ["Facts", "StatementFacts", "decode_facts", "encode_facts"]
+__all__ = ["NO_UNIT", "Facts", "StatementFacts", "decode_facts", "encode_facts"]
 
 ID = 16
 _HEAD = struct.Struct("<4sB16sI")
 _UNIT = struct.Struct("<BI")
 _COUNT = struct.Struct("<I")
-_STATEMENT = struct.Struct("<16s16s16sBII")
+_STATEMENT = struct.Struct("<16s16s16s16sBII")
+NO_UNIT = bytes(ID)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class StatementFacts:
     plain_doc: bool
     defines: frozenset[int]
     refs: frozenset[int]
+    unit: bytes = NO_UNIT  # keyed qualname of the function a ``def`` statement defines
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,15 @@ def encode_facts(facts: Facts) -> bytes:
         fingerprint = _check_id(st.fingerprint, "facts.statement.fingerprint")
         doc_free = _check_id(st.doc_free, "facts.statement.doc_free")
         parts += [
-            _STATEMENT.pack(key, fingerprint, doc_free, flags, len(st.defines), len(st.refs)),
+            _STATEMENT.pack(
+                key,
+                fingerprint,
+                doc_free,
+                _check_id(st.unit, "facts.statement.unit"),
+                flags,
+                len(st.defines),
+                len(st.refs),
+            ),
             _words(st.defines),
             _words(st.refs),
         ]
@@ -157,13 +167,13 @@ def decode_facts(blob: bytes) -> Facts:
     (m,) = reader.take(_COUNT, "facts.statements")
     statements = []
     for _ in range(m):
-        key, fingerprint, doc_free, flags, nd, nr = reader.take(_STATEMENT, "facts.statements")
+        key, fingerprint, doc_free, unit, flags, nd, nr = reader.take(_STATEMENT, "facts.statements")
         if flags > 3:
             raise ProtocolError("unknown statement flags", field="facts.statements")
         defines = reader.words(nd, "facts.statements.defines")
         refs = reader.words(nr, "facts.statements.refs")
         statements.append(
-            StatementFacts(key, fingerprint, doc_free, bool(flags & 1), bool(flags & 2), defines, refs)
+            StatementFacts(key, fingerprint, doc_free, bool(flags & 1), bool(flags & 2), defines, refs, unit)
         )
     if reader.offset != len(blob):
         raise ProtocolError("trailing bytes", field="facts")

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import hashlib
 import keyword
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -139,6 +140,7 @@ class Statement:
     refs: frozenset[str]
     safe: bool
     plain_doc: bool
+    unit: str = ""  # the qualname of the function a ``def`` statement defines ("" for others)
 
 
 def _digest(nodes: Iterable[ast.AST]) -> str:
@@ -393,8 +395,9 @@ def _defined_anyway(stmt: ast.stmt) -> Iterator[str]:
             yield sub.id
 
 
-def module_statements(skeleton: ast.Module) -> tuple[Statement, ...]:
-    """The statements of a module whose function bodies are already out (see ``parse_units``).
+def module_statements(skeleton: ast.Module, qualnames: Mapping[int, str]) -> tuple[Statement, ...]:
+    """The statements of a module whose function bodies are already out (see ``parse_units``);
+    ``qualnames``: id() of each outermost ``def`` node -> the qualname of its unit.
 
     A class is its header (bases, keywords, decorators, docstring) plus one statement per member,
     so editing one method's signature or one class attribute is told apart from the class. A member
@@ -408,7 +411,9 @@ def module_statements(skeleton: ast.Module) -> tuple[Statement, ...]:
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
             key = f"{key}#{seen[key]}"
-        out.append(_statement(key, stmt, header, defines, module))
+        st = _statement(key, stmt, header, defines, module)
+        unit = qualnames.get(id(stmt), "")
+        out.append(dataclasses.replace(st, unit=unit) if unit else st)
 
     body = skeleton.body
     if _docstring(body):

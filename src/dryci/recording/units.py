@@ -126,11 +126,13 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     units: list[FunctionUnit] = []
     seen: dict[str, int] = {}
     outermost = list(_functions(tree.body, ""))
+    qualnames: dict[int, str] = {}
     for qualname, node in outermost:
         # The same name defined twice (if/else branches) gets a numbered second unit.
         seen[qualname] = seen.get(qualname, 0) + 1
         if seen[qualname] > 1:
             qualname = f"{qualname}#{seen[qualname]}"
+        qualnames[id(node)] = qualname
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         last = node.end_lineno if node.end_lineno is not None else node.lineno
         body = node.body[1:] if _docstring(node) else node.body
@@ -143,7 +145,7 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
     skeleton = tree
     units.sort(key=lambda unit: unit.first_line)
-    return ModuleUnits(_digest(skeleton), tuple(units), inert, module_statements(skeleton))
+    return ModuleUnits(_digest(skeleton), tuple(units), inert, module_statements(skeleton, qualnames))
 
 
 def _inert(stmt: ast.stmt) -> bool:

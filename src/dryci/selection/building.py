@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from dryci.protocol.facts import NO_UNIT
 from dryci.protocol.records import Facts, RecordView, StatementFacts, encode_record
 from dryci.recording.units import MODULE, ModuleUnits
 from dryci.selection.keys import Keys
@@ -41,6 +42,7 @@ def facts_of(units: ModuleUnits | None, keys: Keys) -> Facts:
                 st.plain_doc,
                 frozenset(map(short, st.defines)),
                 frozenset(map(short, st.refs)),
+                keys.name(st.unit) if st.unit else NO_UNIT,
             )
             for st in units.statements
         ),

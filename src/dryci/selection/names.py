@@ -21,7 +21,7 @@ import posixpath
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dryci.protocol.facts import Facts, StatementFacts
+from dryci.protocol.facts import NO_UNIT, Facts, StatementFacts
 from dryci.recording.statements import DOC_READERS, Statement
 from dryci.recording.units import ModuleUnits
 from dryci.selection.keys import Keys
@@ -45,6 +45,9 @@ class Requirement:
     path: str  # the file whose module-level code changed
     groups: tuple[frozenset[int], ...]
     label: str
+    # Functions whose own definition (signature, decorators, defaults) changed: a test that ran one
+    # re-runs too, even when nothing in the project refers to it by name (a framework calls it).
+    units: frozenset[bytes] = frozenset()
 
 
 def _label(names: Iterable[str]) -> str:
@@ -53,17 +56,35 @@ def _label(names: Iterable[str]) -> str:
     return text + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
 
 
-def pytest_reads(path: str) -> bool:
-    """A file whose module-level names pytest itself looks up (test files are told apart by the caller)."""
-    return posixpath.basename(path).startswith("conftest")
+def read_by_name(path: str, units: ModuleUnits) -> str | None:
+    """Why code outside the project may read this file's module-level names by string, or None.
+
+    pytest reads ``conftest.py`` (test files are told apart by the caller); frameworks read
+    settings modules (Django, Flask ``from_object``, Celery, Sphinx), which hold constants only.
+    """
+    name = posixpath.basename(path)
+    if name.startswith("conftest"):
+        return "pytest reads it by name"
+    if (
+        name in _SETTINGS
+        or name.startswith("settings")
+        or name.endswith("_settings.py")
+        or not units.functions
+    ):
+        return "a module of settings or constants only, which frameworks read by name"
+    return None
+
+
+_SETTINGS = frozenset({"conf.py", "config.py", "setup.py", "manage.py", "noxfile.py", "fabfile.py"})
 
 
 def statement_changes(path: str, old: Facts, new: ModuleUnits, keys: Keys) -> tuple[Requirement, ...] | str:
     """The requirements the module-level changes of ``path`` make, or why every test must run."""
     if old.statements is None or not new.statements:
         return f"{path}: module-level code changed"
-    if pytest_reads(path):
-        return f"{path}: module-level code changed (pytest reads it by name)"
+    why = read_by_name(path, new)
+    if why is not None:
+        return f"{path}: module-level code changed ({why})"
     old_by = {st.key: st for st in old.statements}
     new_by = {keys.name(st.key): st for st in new.statements}
     old_order = [st.key for st in old.statements if st.key in new_by]
@@ -73,6 +94,7 @@ def statement_changes(path: str, old: Facts, new: ModuleUnits, keys: Keys) -> tu
     short = keys.short
     doc_readers = frozenset(map(short, DOC_READERS))
     out: list[Requirement] = []
+    fid = keys.file(path)
     for key, st in new_by.items():
         before = old_by.get(key)
         if before is not None and keys.fingerprint(st.fingerprint) == before.fingerprint:
@@ -91,14 +113,20 @@ def statement_changes(path: str, old: Facts, new: ModuleUnits, keys: Keys) -> tu
             )
         elif st.safe and (before is None or before.safe):
             verb = "added" if before is None else "changed"
-            out.append(Requirement(path, (defines,), f"{path}: module-level {_label(st.defines)} {verb}"))
+            own = {keys.unit(path, st.unit)} if st.unit else set()
+            if before is not None and before.unit != NO_UNIT:
+                own.add(keys.unit_of(fid, before.unit))
+            label = f"{path}: module-level {_label(st.defines)} {verb}"
+            out.append(Requirement(path, (defines,), label, frozenset(own)))
         else:
             return f"{path}: module-level code changed ({_changed(st)})"
     for key, gone in old_by.items():
         if key not in new_by:
             if not gone.safe:
                 return f"{path}: module-level code changed (a statement was removed)"
-            out.append(Requirement(path, (gone.defines,), f"{path}: a module-level statement was removed"))
+            own = {keys.unit_of(fid, gone.unit)} if gone.unit != NO_UNIT else set()
+            label = f"{path}: a module-level statement was removed"
+            out.append(Requirement(path, (gone.defines,), label, frozenset(own)))
     return tuple(out)
 
 
@@ -107,7 +135,7 @@ def _changed(st: Statement) -> str:
 
 
 def derive(
-    requirements: Sequence[Requirement], statements: Iterable[tuple[str, StatementFacts]]
+    requirements: Sequence[Requirement], statements: Iterable[tuple[str, StatementFacts]], keys: Keys
 ) -> tuple[tuple[Requirement, dict[str, str]], ...]:
     """Each requirement with its first group grown by every name bound from its names elsewhere, and
     the files (path -> reason) whose unsafe module-level code refers to one of them: a test file
@@ -116,6 +144,7 @@ def derive(
     out = []
     for req in requirements:
         names = set(req.groups[0])
+        units = set(req.units)
         poisoned: dict[str, str] = {}
         grew = True
         while grew:
@@ -125,10 +154,14 @@ def derive(
                     continue
                 if not st.safe:
                     poisoned.setdefault(path, f"{req.label}, and module-level code of {path} uses it")
-                elif not st.defines <= names:
+                    continue
+                if st.unit != NO_UNIT:
+                    units.add(keys.unit_of(keys.file(path), st.unit))  # a default uses it: def f(x=RATE)
+                if not st.defines <= names:
                     names |= st.defines
                     grew = True
-        out.append((Requirement(req.path, (frozenset(names), *req.groups[1:]), req.label), poisoned))
+        groups = (frozenset(names), *req.groups[1:])
+        out.append((Requirement(req.path, groups, req.label, frozenset(units)), poisoned))
     return tuple(out)
 
 
@@ -158,7 +191,7 @@ def users_of(
             frozenset(unit for unit, used, dynamic in units if dynamic or not used.isdisjoint(group))
             for group in req.groups
         )
-        out.append(Users(req, groups))
+        out.append(Users(req, (groups[0] | req.units, *groups[1:])))
     return tuple(out)
 
 
@@ -172,7 +205,7 @@ def resolve(
 ) -> Resolved:
     """``now``: the facts of every closure file as it is now; ``missing``: closure files without."""
     statements = [(p, st) for p, f in now.items() if f.statements is not None for st in f.statements]
-    derived = derive(requirements, statements)
+    derived = derive(requirements, statements, keys)
     found = users_of([req for req, _ in derived], now, keys)
     out: dict[int, tuple[Users, Mapping[str, str]]] = {}
     for original, use, (req, poisoned) in zip(requirements, found, derived):
