@@ -212,3 +212,78 @@ def test_the_shadow_panel_shows_missed_failures_in_red_in_chromium(tmp_path: Pat
             browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"dashboard screenshot: {screenshot}")
+
+
+def run_report(server_url: str, token: str, **body: object) -> None:
+    body = {"level": "file", "tests_run": 0, "tests_skipped": 0, "seconds_run": 0.0, **body}
+    answer = httpx.post(server_url + "/api/v2/runs", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.browser
+def test_the_teams_view_in_chromium(db_url: str, tmp_path: Path) -> None:
+    """Totals first, fully cached runs listed with user names, a chart whose scale agrees with its label,
+    time saved per week: all from runs reported over HTTP, on SQLite and on PostgreSQL."""
+    require_service(f"headless Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK))
+    from playwright.sync_api import sync_playwright
+
+    screenshot = tmp_path / f"dashboard-team-{db_url.split(':')[0]}.png"
+    with live_server(db_url, log_dir=tmp_path) as server, sync_playwright() as playwright:
+        server.admin("projects", "create", "shop")
+        server.admin("projects", "create", "docs")
+        alice, ci = server.token("shop", "alice", "read"), server.token("shop", "ci", "write")
+        bob, lead = server.token("docs", "bob", "read"), server.token("docs", "lead", "admin")
+        run_report(
+            server.url,
+            ci,
+            tests_total=54,
+            tests_run=4,
+            tests_skipped=50,
+            seconds_run=2.0,
+            seconds_saved=0.03,
+            provenance={"branch": "main", "run_url": "https://ci.example/7"},
+        )
+        run_report(server.url, alice, tests_total=54, tests_skipped=54, seconds_saved=0.01)
+        run_report(server.url, bob, tests_total=10, tests_run=10, seconds_run=1.0, seconds_saved=0.0)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.fill("input[name=token]", lead)
+            page.click("button[type=submit]")
+            deadline = time.monotonic() + 10
+            while page.locator("table.runs tr.run, table.runs tr.fully-cached").count() < 3:
+                assert time.monotonic() < deadline, page.content()  # the server flushes about once a second
+                time.sleep(0.3)
+                page.reload()
+            first = page.locator("section").first
+            assert first.get_attribute("class") == "totals"
+            assert first.locator(".total-runs").inner_text() == "3"
+            assert first.locator(".total-tests-run").inner_text() == "14"
+            assert first.locator(".total-tests-cached").inner_text() == "104"
+            assert first.locator(".total-time-saved").inner_text() == "0.04 s"
+            shop = page.locator('section[data-project="shop"]')
+            rows = shop.locator("table.runs tr")
+            assert rows.nth(1).get_attribute("class") == "fully-cached"
+            assert rows.nth(1).locator(".user").inner_text() == "alice"
+            assert rows.nth(2).locator(".user").inner_text() == "ci"
+            assert "main" in rows.nth(2).inner_text()
+            content = page.content()
+            for token in (alice, ci, bob, lead):  # neither a secret nor a token id
+                assert token.split("_")[1] not in content and token not in content
+            # The scale: its label names the top of the bar area, and the fullest bar stays below it.
+            chart = shop.locator("svg.saved-chart")
+            assert chart.locator(".scale-label").text_content() == "0.05 s per day"
+            line_y = chart.locator(".scale-line").bounding_box()["y"]  # type: ignore[index]
+            bar = chart.locator("rect").last.bounding_box()
+            assert bar is not None and bar["y"] > line_y
+            full = 130.0  # pixels of the bar area: a bar of 0.04 s is 4/5 of it
+            assert bar["height"] == pytest.approx(0.04 / 0.05 * full, abs=0.6)
+            assert shop.locator(".saved-this-week").inner_text() == "0.04 s"
+            assert shop.locator("table.weekly .week-saved").first.inner_text() == "0.04 s"
+            assert shop.locator("table.weekly tr").count() == 5  # a header and four weeks
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    print(f"dashboard screenshot: {screenshot}")

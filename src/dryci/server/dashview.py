@@ -206,7 +206,7 @@ def render_project(view: ProjectView, now: float) -> str:
         f'<span>hit rate <b class="hit-rate">{rate}</b></span>'
         f'<span>tests skipped <b class="tests-skipped">{int(view.total("tests_skipped")):,}</b></span>'
         f'<span>time saved <b class="time-saved">{duration(view.total("seconds_saved"))}</b></span>'
-        f'<span>this week <b class="saved-this-week">{duration(this_week)}</b></span>'
+        f'<span>last 7 days <b class="saved-this-week">{duration(this_week)}</b></span>'
         f"<span>last {DAYS} days</span></p>{render_shadow(view)}"
         f'<div class="saved">{saved_chart(view.days, now)}{weekly_table(view.days, now)}</div>'
         f'<h3>Recent runs</h3><table class="runs"><tr><th>time (UTC)</th><th>user</th><th>branch</th>'
