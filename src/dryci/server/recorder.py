@@ -141,16 +141,16 @@ class UsageRecorder:
             record_touches, self._record_touches = self._record_touches, defaultdict(set)
             reports, self._reports = self._reports, []
             dropped, self._dropped_reports = self._dropped_reports, 0
-        days = [UsageDay(pid, day, **_clamped(c)) for (pid, day), c in counts.items()]
-        if days:
-            self._add_usage(days)
         if dropped:
             log.warning("dryci: %d run reports came faster than they could be written; not listed", dropped)
-        if reports:
+        if reports:  # before the counters: a run that is counted is already listed
             try:
                 self.backend.add_run_reports(reports)
             except DryciError as exc:
                 log.warning("dryci: could not write %d run reports: %s", len(reports), exc)
+        days = [UsageDay(pid, day, **_clamped(c)) for (pid, day), c in counts.items()]
+        if days:
+            self._add_usage(days)
         try:
             now = time.time()
             for project_id, items in touches.items():
