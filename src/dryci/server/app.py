@@ -355,7 +355,7 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
     )
     async def v2_runs(request: Request) -> Response:
         def work(principal: Principal, data: Any, now: float) -> Any:
-            state.recorder.run(principal.project_id, now, decode_run_usage(data))
+            state.recorder.run(principal, now, decode_run_usage(data))
             # The client then publishes only when it may: a read token's run says nothing about it.
             return {"may_publish": principal.can_write}
 
