@@ -123,6 +123,8 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         raise AnalysisError(f"cannot parse: {exc}", file=filename) from exc
     inert = all(_inert(stmt) for stmt in tree.body)
+    text = source.decode("utf-8", "surrogateescape") if isinstance(source, bytes) else source
+    lines = text.splitlines()
     units: list[FunctionUnit] = []
     seen: dict[str, int] = {}
     outermost = list(_functions(tree.body, ""))
@@ -136,16 +138,22 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         last = node.end_lineno if node.end_lineno is not None else node.lineno
         body = node.body[1:] if _docstring(node) else node.body
-        names, dynamic = code_names(body)
+        names, dynamic = code_names(_text(lines, body[0].lineno if body else first, last))
         units.append(FunctionUnit(qualname, _digest(body), first, last, names, dynamic))
     for _, node in outermost:
         # The body leaves the module-level unit (the tree is ours: no copy needed); signature,
         # decorators, defaults and the docstring (``__doc__`` is read without calling the function:
         # help(), doctest collection) stay in it.
         node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
-    skeleton = tree
     units.sort(key=lambda unit: unit.first_line)
-    return ModuleUnits(_digest(skeleton), tuple(units), inert, module_statements(skeleton, qualnames))
+    statements = module_statements(tree, qualnames)
+    # The statements cover all module-level code (with each function's signature and docstring).
+    whole = "\n".join(f"{st.key}\0{st.fingerprint}" for st in statements)
+    return ModuleUnits(hashlib.sha256(whole.encode()).hexdigest()[:32], tuple(units), inert, statements)
+
+
+def _text(lines: list[str], first: int, last: int) -> str:
+    return "\n".join(lines[first - 1 : last])
 
 
 def _inert(stmt: ast.stmt) -> bool:
