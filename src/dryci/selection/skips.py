@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
+from dryci.recording.binding import dotted_name
+
 __all__ = ["MARK_NAMES", "StaticMark", "module_skip_is_cacheable", "static_marks"]
 
 MARK_NAMES = frozenset({"skip", "skipif", "xfail"})
@@ -61,15 +63,6 @@ class StaticMark:
     safe: bool  # its condition (if any) is decided by the key
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return None if inner is None else f"{inner}.{node.attr}"
-    return None
-
-
 Resolve = Callable[[str], "str | None"]
 """A project module's source by its dotted name, or None when it is not one the key covers."""
 
@@ -100,7 +93,7 @@ class _Conditions:
             return True
         if isinstance(node, _FromImport):
             return self._imported(node)
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is not None:
             if dotted in _SAFE_VALUES or any(dotted.startswith(v + ".") for v in _SAFE_VALUES):
                 return True
@@ -110,7 +103,7 @@ class _Conditions:
             return isinstance(node, ast.Attribute) and node.attr == "__version__"
         if isinstance(node, ast.Call):
             args = [*node.args, *(k.value for k in node.keywords)]
-            func = _dotted(node.func)
+            func = dotted_name(node.func)
             if func in _SAFE_CALLS:
                 return all(self.safe(a) for a in args)
             if isinstance(node.func, ast.Attribute) and node.func.attr in _SAFE_METHODS:
@@ -181,7 +174,7 @@ def _module_names(tree: ast.Module) -> dict[str, list[_Value]]:
                         )
             elif isinstance(stmt, ast.Try):
                 guards = all(
-                    h.type is not None and _dotted(h.type) in ("ImportError", "ModuleNotFoundError")
+                    h.type is not None and dotted_name(h.type) in ("ImportError", "ModuleNotFoundError")
                     for h in stmt.handlers
                 )
                 visit(stmt.body, guards)
@@ -214,7 +207,7 @@ def _marks_in(expr: _Value, names: _Names, depth: int = 0) -> Iterator[ast.Call 
             yield from _marks_in(element, names, depth + 1)
         return
     target = expr.func if isinstance(expr, ast.Call) else expr
-    dotted = _dotted(target)
+    dotted = dotted_name(target)
     if dotted is not None and ".mark." in f".{dotted}":
         yield expr if isinstance(expr, ast.Call) else dotted.rsplit(".", 1)[-1]
         return
@@ -274,7 +267,7 @@ def static_marks(
     found = []
     for expr in exprs:
         for mark in _marks_in(expr, names):
-            name = mark if isinstance(mark, str) else (_dotted(mark.func) or "").rsplit(".", 1)[-1]
+            name = mark if isinstance(mark, str) else (dotted_name(mark.func) or "").rsplit(".", 1)[-1]
             if name == "<unknown>":
                 return None
             if name not in MARK_NAMES:
@@ -304,6 +297,6 @@ def module_skip_is_cacheable(source: str) -> bool:
         return False
     for stmt in tree.body:
         value = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
-        if isinstance(value, ast.Call) and (_dotted(value.func) or "").endswith("importorskip"):
+        if isinstance(value, ast.Call) and (dotted_name(value.func) or "").endswith("importorskip"):
             return True
     return False
