@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from dryci import __version__
 from dryci.exceptions import DryciError, ProtocolError, StoreError, StoreUnavailable
@@ -74,11 +75,13 @@ def create_app(backend: Backend, settings: Settings) -> FastAPI:
         description="Shared test-result cache for pytest-dryci. See GET /api.",
     )
     app.state.dryci = state
-    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     _install_error_handlers(app)
-    for router in ROUTERS:
+    routers = (*ROUTERS, dashboard_router(state))
+    for router in routers:
         app.include_router(router)
-    app.include_router(dashboard_router(state))
+    paths = {route.path for router in routers for route in router.routes if isinstance(route, Route)}
+    paths.add(app.openapi_url or "/openapi.json")
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=frozenset(paths))
     return app
 
 

@@ -197,7 +197,7 @@ async def publish(request: Request, decode: Callable[[Any], PublishRequest], api
 def counted_query(
     state: ServerState, principal: Principal, now: float, keys: int, hits: int, stale: list[tuple[str, str]]
 ) -> None:
-    state.metrics.count_query(hits, keys - hits)
+    state.metrics.count_query(principal, hits, keys - hits)
     state.recorder.query(principal.project_id, now, hits, keys - hits, stale)
 
 
@@ -209,6 +209,7 @@ def recorded(
     stats = request.stats if api == "v1" else None
     skipped = stats.skipped_by_cache if stats is not None else 0
     saved = stats.seconds_saved if stats is not None else 0.0
-    state.metrics.count_publish(stored)
+    state.metrics.count_publish(principal, stored)
+    state.metrics.count_saved(principal, saved)
     state.recorder.publish(principal.project_id, now, stored, skipped, saved)
     return stored

@@ -33,7 +33,9 @@ async def metrics(request: Request) -> Response:
         size: int | None = await run_in_threadpool(state.backend.size_bytes)
     except DryciError:
         size = None
-    return Response(state.metrics.render(size), media_type="text/plain; version=0.0.4")
+    # Rendering reads every worker's file in multiprocess mode: off the event loop too.
+    text = await run_in_threadpool(state.metrics.render, size)
+    return Response(text, media_type=state.metrics.content_type)
 
 
 @router.get(
