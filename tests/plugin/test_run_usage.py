@@ -84,3 +84,27 @@ def test_a_shadow_runs_counts_and_missed_failures_are_stored(
     day = usage(server, tokens, 2)
     assert (day["shadow_runs"], day["shadow_would_skip"], day["shadow_missed"]) == (1, ALL_TESTS + 1, 1)
     assert day["tests_skipped"] == 0  # the shadow run skipped nothing
+
+
+def test_a_fully_cached_run_is_listed_on_the_dashboard_with_its_provenance_and_user(
+    project: pytest.Pytester, acme: tuple[LiveServer, ProjectTokens], env: pytest.MonkeyPatch
+) -> None:
+    server, tokens = acme
+    project.runpytest("--dryci").assert_outcomes(passed=ALL_TESTS)  # write token, user "ci": no CI variables
+    env.setenv("DRYCI_TOKEN", tokens.read)  # user "pr"
+    env.setenv("GITLAB_CI", "true")
+    env.setenv("CI_COMMIT_REF_NAME", "feature/cart")
+    env.setenv("CI_COMMIT_SHA", "0123456789abcdef" * 2)
+    env.setenv("CI_JOB_URL", "https://gitlab.example/acme/-/jobs/42")
+    project.runpytest("--dryci").assert_outcomes()  # fully cached
+    usage(server, tokens, 2)  # counted, so listed: the reports are written before the counters
+    with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+        page = browser.post("/login", data={"token": tokens.read}).text
+    rows = page.split('<table class="runs">', 1)[1].split("</table>", 1)[0].split("<tr")[2:]
+    assert len(rows) == 2, rows
+    newest, first = rows
+    assert newest.startswith(' class="fully-cached"')
+    assert '<td class="user">pr</td><td>feature/cart</td><td>0123456789ab</td>' in newest
+    assert f"<td>{ALL_TESTS}</td><td>0</td><td>{ALL_TESTS}</td>" in newest
+    assert 'href="https://gitlab.example/acme/-/jobs/42"' in newest
+    assert '<td class="user">ci</td><td></td><td></td>' in first

@@ -119,3 +119,36 @@ def test_facts_round_trip_and_opaque_facts_list_no_units() -> None:
     assert decode_facts(encode_facts(Facts(ident(5), None))) == Facts(ident(5), None)
     with pytest.raises(ProtocolError):
         decode_facts(encode_facts(facts)[:-1])
+
+
+def test_facts_with_names_and_statements_round_trip() -> None:
+    from dryci.protocol.facts import StatementFacts
+
+    statement = StatementFacts(ident(8), ident(9), ident(10), True, False, frozenset({1, 2}), frozenset({3}))
+    facts = Facts(
+        ident(5),
+        {ident(6): ident(7), ident(1): ident(2)},
+        {ident(6): frozenset({4, 5}), ident(1): frozenset()},
+        frozenset({ident(1)}),
+        (statement, statement),
+    )
+    blob = encode_facts(facts)
+    assert blob.startswith(b"DRF2")
+    assert decode_facts(blob) == facts
+
+
+def test_facts_with_names_cut_short_or_padded_are_rejected_naming_the_field() -> None:
+    from dryci.protocol.facts import StatementFacts
+
+    statement = StatementFacts(ident(8), ident(9), ident(10), True, True, frozenset({1}), frozenset({3}))
+    blob = encode_facts(
+        Facts(ident(5), {ident(6): ident(7)}, {ident(6): frozenset({4})}, frozenset(), (statement,))
+    )
+    for cut in range(len(blob) - 40, len(blob)):
+        with pytest.raises(ProtocolError, match="facts"):
+            decode_facts(blob[:cut])
+    with pytest.raises(ProtocolError, match="trailing"):
+        decode_facts(blob + b"\0")
+    flags_at = len(blob) - 4 - 4 - 4 - 4 - 1
+    with pytest.raises(ProtocolError, match="flags"):
+        decode_facts(blob[:flags_at] + b"\x09" + blob[flags_at + 1 :])

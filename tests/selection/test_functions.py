@@ -13,8 +13,9 @@ from dryci.exceptions import AnalysisError
 from dryci.protocol.records import decode_facts, decode_record, decode_snapshot, encode_facts, encode_snapshot
 from dryci.recording.units import ModuleUnits, parse_units
 from dryci.selection.building import RecordInputs, build_record, facts_of
-from dryci.selection.functions import NO_RECORD, decide_file, file_change
+from dryci.selection.functions import NO_RECORD, FileVerdict, decide_file, file_change
 from dryci.selection.keys import Keys
+from dryci.selection.names import for_closure, resolve
 
 KEYS = Keys.of("config-1", {"global.cfg": "g1"})
 SKIP_BECAUSE = "skip"
@@ -109,8 +110,16 @@ def decide(body: bytes | None, store: Store, closure: Mapping[str, bytes], salt_
         old = snapshot.get(KEYS.file(path))
         if old is not None and old != KEYS.content(digest(content)):
             facts = decode_facts(store.facts[old]) if old in store.facts else None
-            changes[path] = file_change(path, facts, units(path, content), KEYS)
-    return decide_file(view, salt_keys.salt, KEYS.closure(closure), changes)
+            changes[path] = file_change(
+                path, facts, units(path, content), KEYS, test_file=path.startswith("tests/")
+            )
+    requirements = [r for change in changes.values() for r in change.requirements]
+    now = {p: facts_of(units(p, c), KEYS) for p, c in closure.items()}
+    reason, uses = for_closure(requirements, resolve(requirements, now, (), KEYS), closure)
+    verdict = decide_file(view, salt_keys.salt, KEYS.closure(closure), changes, uses)
+    if reason is not None and verdict.everything is None:
+        return FileVerdict(view, reason, {})
+    return verdict
 
 
 def run(closure, shared=(), node_ids=NODES, salt_keys: Keys = KEYS, ran=None):
@@ -149,17 +158,23 @@ def test_an_edit_in_the_test_function_itself_reruns_that_test():
     assert out["test_triple"][0] is True
 
 
-def test_module_level_code_changes_rerun_every_test():
+def test_a_changed_constant_reruns_only_the_tests_whose_code_uses_it():
     out = run(edited("calc.py", b"RATE = 2", b"RATE = 3"))
-    assert out["test_triple"] == (False, "calc.py: module-level code changed")
+    assert out["test_double"] == (False, "calc.py: module-level RATE changed, and the test uses it")
+    assert out["test_triple"] == (True, SKIP_BECAUSE)
 
 
-def test_a_default_argument_change_reruns_every_test():
+def test_module_level_code_that_calls_something_reruns_every_test():
+    out = run(edited("calc.py", b"RATE = 2", b"RATE = load_rate()"))
+    assert out["test_triple"] == (False, "calc.py: module-level code changed (RATE)")
+
+
+def test_a_default_argument_change_of_a_method_no_test_calls_skips_every_test():
     out = run(edited("calc.py", b"scale=1", b"scale=2"))
-    assert out["test_triple"] == (False, "calc.py: module-level code changed")
+    assert all(skip for skip, _ in out.values())
 
 
-def test_a_new_method_override_in_a_class_reruns_every_test():
+def test_a_new_method_override_in_a_class_no_test_uses_skips_every_test():
     out = run(
         edited(
             "calc.py",
@@ -167,7 +182,7 @@ def test_a_new_method_override_in_a_class_reruns_every_test():
             b"        return 4 * scale\n\n    def __len__(self):\n        return 1\n",
         )
     )
-    assert out["test_double"] == (False, "calc.py: module-level code changed")
+    assert all(skip for skip, _ in out.values())
 
 
 def test_a_data_file_change_reruns_every_test():
@@ -280,6 +295,6 @@ def test_facts_of_the_recorded_content_missing_rerun_every_test():
 
 
 def test_a_removed_function_that_a_test_ran_reruns_it():
-    # Removing a function changes module-level code; the reason names the first rule that applies.
     out = run(edited("calc.py", b"def triple(x):\n    return x * 3\n", b""))
-    assert out["test_triple"] == (False, "calc.py: module-level code changed")
+    assert out["test_triple"] == (False, "calc.py: a function it ran was removed")
+    assert out["test_double"] == (True, SKIP_BECAUSE)

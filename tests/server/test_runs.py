@@ -149,7 +149,7 @@ def test_the_migration_keeps_usage_rows_and_starts_the_run_counters_at_zero(
         )
     backend = open_backend(db_url)
     try:
-        assert backend.schema_version == schema.LATEST == 6
+        assert backend.schema_version == schema.LATEST >= 6
         (row,) = backend.usage(project, day_of(0.0))
         assert (row.queries, row.tests_skipped, row.seconds_saved) == (3, 7, 2.5)
         counters = (row.runs, row.tests_total, row.seconds_run, row.shadow_runs, row.shadow_missed)

@@ -13,14 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dryci.exceptions import StoreUnavailable
 from dryci.selection.decision import SKIP_REASONS, Level
 from dryci.selection.plan import Uncollected
 
-__all__ = ["CachedCase", "JunitHook", "add_to_junit", "cached_cases", "cached_files_lines"]
+if TYPE_CHECKING:
+    from dryci.store.local import LocalStore
+
+__all__ = [
+    "CachedCase",
+    "JunitHook",
+    "add_cached_to_junit",
+    "add_to_junit",
+    "cached_cases",
+    "cached_files_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -65,8 +76,11 @@ def _reports(case: CachedCase) -> Iterable[pytest.TestReport]:
     yield pytest.TestReport(case.nodeid, location, {}, "passed", None, "teardown")
 
 
-def add_to_junit(config: pytest.Config, cases: Sequence[CachedCase]) -> bool:
-    """Hand the cases to pytest's JUnit XML writer, if ``--junitxml`` is on; True when it was."""
+def add_to_junit(
+    config: pytest.Config, cases: Sequence[CachedCase], properties: Mapping[str, object] | None = None
+) -> bool:
+    """Hand the cases (and testsuite ``properties``) to pytest's JUnit XML writer, if ``--junitxml``
+    is on; True when it was."""
     try:
         from _pytest.junitxml import xml_key  # the writer's stash key: no public way to reach it
     except ImportError:
@@ -74,10 +88,25 @@ def add_to_junit(config: pytest.Config, cases: Sequence[CachedCase]) -> bool:
     writer: Any = config.stash.get(xml_key, None)
     if writer is None or not cases:
         return False
+    for name, value in (properties or {}).items():
+        writer.add_global_property(name, value)
     for case in cases:
         for report in _reports(case):
             writer.pytest_runtest_logreport(report)
     return True
+
+
+def add_cached_to_junit(
+    config: pytest.Config, uncollected: Mapping[str, Uncollected], local: LocalStore | None
+) -> bool:
+    """The cached tests as testcases, named from the local store's last passes when it has them."""
+    if not uncollected:
+        return False
+    try:
+        passes = local.last_passes(sorted(uncollected)) if local is not None else {}
+    except StoreUnavailable:
+        passes = {}
+    return add_to_junit(config, cached_cases(uncollected, {p: lp.tests for p, lp in passes.items()}))
 
 
 def cached_files_lines(uncollected: Mapping[str, Uncollected]) -> list[str]:

@@ -15,6 +15,7 @@ from dryci.dagger import Analysis
 from dryci.exceptions import ProtocolError
 from dryci.plugin.sources import Sources, Stale
 from dryci.protocol.records import (
+    Facts,
     RecordView,
     Snapshot,
     decode_facts,
@@ -29,6 +30,7 @@ from dryci.recording.units import ModuleUnits
 from dryci.selection.building import RecordInputs, build_record, facts_of
 from dryci.selection.functions import Change, FileVerdict, decide_file, file_change
 from dryci.selection.keys import Keys
+from dryci.selection.names import Requirement, Resolved, for_closure, resolve
 from dryci.store.base import RecordStore
 
 __all__ = ["FunctionLevel", "RunOfFile"]
@@ -94,11 +96,21 @@ class FunctionLevel:
         facts = self.store.facts(sorted(old)) if old else {}
         self.sources.prefetch({path for paths in changed.values() for path in paths})
         memo: dict[tuple[str, bytes], Change] = {}
+        tests = frozenset(self.analysis.inputs)
 
         def change(path: str, old_cid: bytes) -> Change:
             if (path, old_cid) not in memo:
-                memo[path, old_cid] = self._change(path, facts.get(old_cid))
+                memo[path, old_cid] = self._change(path, facts.get(old_cid), path in tests)
             return memo[path, old_cid]
+
+        per_file = {}
+        for path, view in views.items():
+            if view.snapshot in snapshots:
+                closure = closures[path]
+                per_file[path] = {
+                    q: change(q, cid) for q, cid in changed[view.snapshot].items() if q in closure
+                }
+        users = self._users([req for c in memo.values() for req in c.requirements], every)
 
         verdicts = {}
         for path, view in views.items():
@@ -106,10 +118,43 @@ class FunctionLevel:
                 verdicts[path] = FileVerdict(view, "its record's snapshot is missing", {})
                 continue
             closure = closures[path]
-            changes = {q: change(q, cid) for q, cid in changed[view.snapshot].items() if q in closure}
+            changes = per_file[path]
+            reason, uses = for_closure([r for c in changes.values() for r in c.requirements], users, closure)
             salt = keys.file_salt(self.analysis.distribution_digest(path))
-            verdicts[path] = decide_file(view, salt, keys.closure(closure), changes)
+            verdict = decide_file(view, salt, keys.closure(closure), changes, uses)
+            if reason is not None and verdict.everything is None:
+                verdict = FileVerdict(view, reason, {})
+            verdicts[path] = verdict
         return verdicts
+
+    def _users(self, requirements: Sequence[Requirement], paths: Collection[str]) -> Resolved:
+        if not requirements:
+            return {}
+        now, missing = self._facts_now(paths)
+        return resolve(requirements, now, missing, self.keys)
+
+    def _facts_now(self, paths: Collection[str]) -> tuple[dict[str, Facts], set[str]]:
+        """Version 2 facts of each path's content now: stored ones, else from its source."""
+        cids = {p: self._cid(p) for p in paths}
+        stored = self.store.facts(sorted(set(cids.values())))
+        now: dict[str, Facts] = {}
+        missing: set[str] = set()
+        for p, cid in cids.items():
+            fact = None
+            blob = stored.get(cid)
+            if blob is not None:
+                try:
+                    fact = decode_facts(blob)
+                except ProtocolError:
+                    fact = None
+            if fact is None or (fact.units is not None and fact.names is None):
+                try:
+                    fact = facts_of(self.sources.units(p), self.keys)
+                except Stale:
+                    missing.add(p)
+                    continue
+            now[p] = fact
+        return now, missing
 
     def _changed(self, snapshot: Snapshot, paths: Collection[str]) -> dict[str, bytes]:
         """Path -> its content id in ``snapshot``, for the paths whose content differs now."""
@@ -120,7 +165,7 @@ class FunctionLevel:
                 out[path] = old
         return out
 
-    def _change(self, path: str, old_facts: bytes | None) -> Change:
+    def _change(self, path: str, old_facts: bytes | None, test_file: bool) -> Change:
         try:
             old = decode_facts(old_facts) if old_facts is not None else None
         except ProtocolError:
@@ -129,7 +174,7 @@ class FunctionLevel:
             new = self.sources.units(path)
         except Stale:
             return Change(f"{path} changed during the run")
-        return file_change(path, old, new, self.keys)
+        return file_change(path, old, new, self.keys, test_file=test_file)
 
     # -- after the run -----------------------------------------------------------------------
 

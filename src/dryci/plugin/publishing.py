@@ -58,6 +58,7 @@ def run_usage(outcome: RunOutcome, counts: RunCounts, level: str, shadow: Shadow
         shadow=shadow is not None,
         would_skip=shadow.would_skip if shadow is not None else 0,
         missed_failures=len(shadow.missed) if shadow is not None else 0,
+        provenance=provenance_from_env(os.environ),
     )
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dryci.exceptions import StoreUnavailable
-from dryci.plugin.cached import add_to_junit, cached_cases, cached_files_lines
+from dryci.plugin.cached import add_cached_to_junit, cached_files_lines
 from dryci.plugin.ci_summary import github_step_summary
+from dryci.plugin.gitlab_summary import gitlab_junit_summary
 from dryci.plugin.outcome import RunCounts, RunOutcome
 from dryci.plugin.places import Places
 from dryci.plugin.planning import Planned, plan_run
@@ -300,17 +300,14 @@ class DryciSession:
     def cached_into_junit(self) -> None:
         """The cached tests as JUnit testcases: called before pytest's writer finishes (and before
         the stores close at session finish)."""
-        if self.is_worker or self.planned is None:
+        planned = self.planned
+        if self.is_worker or planned is None:
             return
-        uncollected = self.outcome().uncollected
-        if not uncollected:
-            return
-        local = self.planned.local
-        try:
-            passes = local.last_passes(sorted(uncollected)) if local is not None else {}
-        except StoreUnavailable:
-            passes = {}
-        add_to_junit(self.config, cached_cases(uncollected, {p: lp.tests for p, lp in passes.items()}))
+        outcome = self.outcome()
+        add_cached_to_junit(self.config, outcome.uncollected, planned.local)
+        shadow = self.shadow if self.settings.shadow else None
+        counts = RunCounts.of(outcome)
+        gitlab_junit_summary(self.config, counts, lambda: explanations(outcome, planned), shadow)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

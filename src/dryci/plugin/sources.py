@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from dryci.exceptions import AnalysisError, StoreUnavailable
+from dryci.recording.statements import Statement
 from dryci.recording.units import FunctionUnit, ModuleUnits, parse_units
 from dryci.store.local import LocalStore
 
 __all__ = ["Sources", "Stale"]
 
-_FORMAT = 1  # bump when ModuleUnits or its fingerprints change meaning
+_FORMAT = 3  # bump when ModuleUnits or its fingerprints change meaning
 
 
 class Stale(Exception):
@@ -32,8 +33,23 @@ class Stale(Exception):
 def _dump(units: ModuleUnits | None) -> bytes:
     if units is None:
         return marshal.dumps((_FORMAT, None))
-    functions = [(f.qualname, f.fingerprint, f.first_line, f.last_line) for f in units.functions]
-    return marshal.dumps((_FORMAT, (units.module_fingerprint, units.inert, functions)))
+    functions = [
+        (f.qualname, f.fingerprint, f.first_line, f.last_line, tuple(sorted(f.names)), f.dynamic)
+        for f in units.functions
+    ]
+    statements = [
+        (
+            st.key,
+            st.fingerprint,
+            st.doc_free,
+            tuple(sorted(st.defines)),
+            tuple(sorted(st.refs)),
+            st.safe,
+            st.plain_doc,
+        )
+        for st in units.statements
+    ]
+    return marshal.dumps((_FORMAT, (units.module_fingerprint, units.inert, functions, statements)))
 
 
 def _load(body: bytes) -> tuple[bool, ModuleUnits | None]:
@@ -44,8 +60,16 @@ def _load(body: bytes) -> tuple[bool, ModuleUnits | None]:
             return False, None
         if value is None:
             return True, None
-        module, inert, functions = value
-        return True, ModuleUnits(module, tuple(FunctionUnit(*f) for f in functions), inert)
+        module, inert, functions, statements = value
+        return True, ModuleUnits(
+            module,
+            tuple(FunctionUnit(q, fp, a, b, frozenset(n), d) for q, fp, a, b, n, d in functions),
+            inert,
+            tuple(
+                Statement(k, fp, df, frozenset(d), frozenset(r), safe, doc, unit)
+                for k, fp, df, d, r, safe, doc, unit in statements
+            ),
+        )
     except Exception:  # a damaged cache entry just means "parse again"
         return False, None
 

@@ -20,7 +20,7 @@ Layouts (little endian; ``u32``/``u16``/``f64``)::
              tests[n_tests][16] seconds[n_tests]:f64 units[n_units][16]
              offsets[n_units + 1]:u32 postings[n_postings]:u16 skipped[n_skipped][16]
     snapshot b"DRS1" n:u32 (file[16] content[16])[n]            sorted by file, no file twice
-    facts    b"DRF1" kind:u8 module[16] n:u32 (name[16] fingerprint[16])[n]   sorted by name
+    facts    see ``dryci.protocol.facts``
 
 In a record, the postings of unit ``i`` are ``postings[offsets[i]:offsets[i + 1]]``: the indices of
 the tests that executed it, or ``SHARED`` when it ran for every test of the file (its collection,
@@ -49,6 +49,7 @@ __all__ = [
     "Facts",
     "RecordView",
     "Snapshot",
+    "StatementFacts",
     "decode_facts",
     "decode_record",
     "decode_snapshot",
@@ -65,7 +66,6 @@ MAX_RECORD_BYTES = 8 * 1024 * 1024
 _NONE = 0xFFFFFFFF
 _RECORD = struct.Struct("<4s16s16s16sIIIII")
 _COUNT = struct.Struct("<4sI")
-_FACTS = struct.Struct("<4sB16sI")
 
 
 def _little(kind: str) -> array:  # type: ignore[type-arg]
@@ -293,38 +293,6 @@ def decode_snapshot(blob: bytes) -> Snapshot:
     return Snapshot(dict(zip(files, raw[1::2])))
 
 
-# -- facts -------------------------------------------------------------------------------------------
+# -- facts: in dryci.protocol.facts, re-exported here ------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Facts:
-    """Fingerprints of one file content; ``units`` is None when it cannot be narrowed to functions."""
-
-    module: bytes
-    units: Mapping[bytes, bytes] | None  # keyed qualname -> keyed fingerprint
-
-
-def encode_facts(facts: Facts) -> bytes:
-    units = facts.units or {}
-    kind = 0 if facts.units is None else 1
-    parts = [_FACTS.pack(b"DRF1", kind, _check_id(facts.module, "facts.module"), len(units))]
-    for name in sorted(units):
-        parts += [_check_id(name, "facts.name"), _check_id(units[name], "facts.fingerprint")]
-    return b"".join(parts)
-
-
-def decode_facts(blob: bytes) -> Facts:
-    if not isinstance(blob, bytes) or len(blob) < _FACTS.size:
-        raise ProtocolError("too short for facts", field="facts")
-    magic, kind, module, n = _FACTS.unpack_from(blob)
-    if magic != b"DRF1" or kind not in (0, 1) or len(blob) != _FACTS.size + n * 2 * ID_BYTES:
-        raise ProtocolError("not facts, or the length does not match the size", field="facts")
-    if kind == 0:
-        if n:
-            raise ProtocolError("opaque facts list no units", field="facts")
-        return Facts(module, None)
-    raw = _ids(blob[_FACTS.size :], 2 * n)
-    names = raw[0::2]
-    if any(a >= b for a, b in zip(names, names[1:])):
-        raise ProtocolError("names out of order or listed twice", field="facts")
-    return Facts(module, dict(zip(names, raw[1::2])))
+from dryci.protocol.facts import Facts, StatementFacts, decode_facts, encode_facts  # noqa: E402

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Union
 
 from dryci.exceptions import AnalysisError
+from dryci.recording.statements import Statement, code_names, module_statements
 
 __all__ = ["MODULE", "FunctionUnit", "ModuleUnits", "parse_units"]
 
@@ -41,6 +42,8 @@ class FunctionUnit:
     fingerprint: str
     first_line: int  # the first decorator's line: where the function's code object starts
     last_line: int
+    names: frozenset[str] = frozenset()  # what its body refers to (see ``statements.code_names``)
+    dynamic: bool = False  # it reads names by string (getattr with a variable, vars(), __dict__ ...)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ModuleUnits:
     # Importing it computes nothing: only a docstring, ``pass`` and plain imports at module level
     # (an empty ``__init__.py``). Its globals can hold no result of project code.
     inert: bool = False
+    statements: tuple[Statement, ...] = ()  # the module-level code, statement by statement
 
     def unit_at(self, line: int) -> str:
         """The qualname of the function whose code starts at ``line``, or :data:`MODULE`."""
@@ -119,26 +123,37 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         raise AnalysisError(f"cannot parse: {exc}", file=filename) from exc
     inert = all(_inert(stmt) for stmt in tree.body)
+    text = source.decode("utf-8", "surrogateescape") if isinstance(source, bytes) else source
+    lines = text.splitlines()
     units: list[FunctionUnit] = []
     seen: dict[str, int] = {}
     outermost = list(_functions(tree.body, ""))
+    qualnames: dict[int, str] = {}
     for qualname, node in outermost:
         # The same name defined twice (if/else branches) gets a numbered second unit.
         seen[qualname] = seen.get(qualname, 0) + 1
         if seen[qualname] > 1:
             qualname = f"{qualname}#{seen[qualname]}"
+        qualnames[id(node)] = qualname
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         last = node.end_lineno if node.end_lineno is not None else node.lineno
         body = node.body[1:] if _docstring(node) else node.body
-        units.append(FunctionUnit(qualname, _digest(body), first, last))
+        names, dynamic = code_names(_text(lines, body[0].lineno if body else first, last))
+        units.append(FunctionUnit(qualname, _digest(body), first, last, names, dynamic))
     for _, node in outermost:
         # The body leaves the module-level unit (the tree is ours: no copy needed); signature,
         # decorators, defaults and the docstring (``__doc__`` is read without calling the function:
         # help(), doctest collection) stay in it.
         node.body = [*node.body[:1], ast.Pass()] if _docstring(node) else [ast.Pass()]
-    skeleton = tree
     units.sort(key=lambda unit: unit.first_line)
-    return ModuleUnits(_digest(skeleton), tuple(units), inert)
+    statements = module_statements(tree, qualnames)
+    # The statements cover all module-level code (with each function's signature and docstring).
+    whole = "\n".join(f"{st.key}\0{st.fingerprint}" for st in statements)
+    return ModuleUnits(hashlib.sha256(whole.encode()).hexdigest()[:32], tuple(units), inert, statements)
+
+
+def _text(lines: list[str], first: int, last: int) -> str:
+    return "\n".join(lines[first - 1 : last])
 
 
 def _inert(stmt: ast.stmt) -> bool:

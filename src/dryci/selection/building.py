@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from dryci.protocol.records import Facts, RecordView, encode_record
+from dryci.protocol.facts import NO_UNIT
+from dryci.protocol.records import Facts, RecordView, StatementFacts, encode_record
 from dryci.recording.units import MODULE, ModuleUnits
 from dryci.selection.keys import Keys
 
@@ -26,9 +27,25 @@ def facts_of(units: ModuleUnits | None, keys: Keys) -> Facts:
     """The facts of one file content (None: not Python, or it does not parse)."""
     if units is None:
         return Facts(OPAQUE, None)
+    short = keys.short
     return Facts(
         keys.fingerprint(units.module_fingerprint),
         {keys.name(q): keys.fingerprint(fp) for q, fp in units.fingerprints().items()},
+        {keys.name(f.qualname): frozenset(map(short, f.names)) for f in units.functions},
+        frozenset(keys.name(f.qualname) for f in units.functions if f.dynamic),
+        tuple(
+            StatementFacts(
+                keys.name(st.key),
+                keys.fingerprint(st.fingerprint),
+                keys.fingerprint(st.doc_free),
+                st.safe,
+                st.plain_doc,
+                frozenset(map(short, st.defines)),
+                frozenset(map(short, st.refs)),
+                keys.name(st.unit) if st.unit else NO_UNIT,
+            )
+            for st in units.statements
+        ),
     )
 
 

@@ -9,6 +9,7 @@ dependency hash: it must be found again after the closure changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,19 +54,29 @@ class Keys:
 
     def record_key(self, test_path: str) -> str:
         """The 64-hex key a store keeps a test file's record under."""
-        return hashlib.sha256(f"dryci-record-v2\0{self.identity}\0{test_path}".encode()).hexdigest()
+        return hashlib.sha256(f"dryci-record-v3\0{self.identity}\0{test_path}".encode()).hexdigest()
 
     def file(self, path: str) -> bytes:
         return self._mac("file", path)
 
     def content(self, digest: str) -> bytes:
-        return self._mac("content", digest)
+        # "content2": facts of version 2 (with names and statements) are stored under other ids than
+        # an older DryCI's version 1 facts of the same content, which never get rewritten.
+        return self._mac("content2", digest)
 
     def unit(self, path: str, qualname: str) -> bytes:
-        return self._mac("unit", path, qualname)
+        return self.unit_of(self.file(path), self.name(qualname))
+
+    def unit_of(self, file_id: bytes, name_id: bytes) -> bytes:
+        """A unit's id from the ids a snapshot and facts hold, so facts lead to records."""
+        return self._mac("unit2", file_id.hex(), name_id.hex())
 
     def name(self, qualname: str) -> bytes:
         return self._mac("name", qualname)
+
+    def short(self, name: str) -> int:
+        """A name a function refers to or a statement binds, as a 4-byte keyed hash."""
+        return _short(self._secret, name)
 
     def fingerprint(self, fingerprint: str) -> bytes:
         return self._mac("fp", fingerprint)
@@ -76,6 +87,14 @@ class Keys:
     def closure(self, paths: Iterable[str]) -> bytes:
         """One id for the set of paths in a closure: equal ids, equal sets."""
         return self._mac("closure", *sorted(paths))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _short(secret: bytes, name: str) -> int:
+    digest = hashlib.blake2b(
+        name.encode("utf-8", "surrogateescape"), key=secret, digest_size=4, person=b"short"
+    ).digest()
+    return int.from_bytes(digest, "little")
 
 
 def make_keys(

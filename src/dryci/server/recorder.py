@@ -1,8 +1,8 @@
-"""Usage counters and read times, batched in memory and written by one background thread.
+"""Usage counters, run reports and read times, batched in memory and written by one background thread.
 
 Queries are the hot path: writing a usage row per query would serialize them on one row. Instead the
-counters are summed here and flushed every ``interval`` seconds (and on shutdown). A crash loses at
-most that interval of statistics, never a cached result.
+counters are summed here and flushed every ``interval`` seconds (and on shutdown), with the run reports
+received meanwhile. A crash loses at most that interval of statistics, never a cached result.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from dryci.exceptions import DryciError
 from dryci.protocol import MAX_IDS_PER_KEY, MAX_KEYS_PER_REQUEST
 from dryci.protocol.usage import RunUsage
-from dryci.server.backends.base import Backend, UsageDay
+from dryci.server.backends.base import Backend, Principal, RunReport, UsageDay
 
 log = logging.getLogger("dryci.server")
 
@@ -45,6 +45,9 @@ class _Counts:
 MAX_TESTS_PER_PUBLISH = MAX_KEYS_PER_REQUEST * MAX_IDS_PER_KEY
 MAX_SECONDS_PER_PUBLISH = 366 * 86400.0
 COUNTER_CAP = 2**53
+# Run reports waiting for the next flush: beyond this many (a flood between two flushes) a report is
+# still counted in the usage counters, only not listed as a row: memory stays bounded.
+MAX_PENDING_REPORTS = 10_000
 
 
 def _clamp(value: int) -> int:
@@ -71,6 +74,8 @@ class UsageRecorder:
         self._counts: dict[tuple[int, str], _Counts] = defaultdict(_Counts)
         self._touches: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self._record_touches: dict[tuple[int, str], set[tuple[str, str]]] = defaultdict(set)
+        self._reports: list[RunReport] = []
+        self._dropped_reports = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dryci-usage", daemon=True)
 
@@ -101,8 +106,9 @@ class UsageRecorder:
             counts.tests_skipped += min(skipped, MAX_TESTS_PER_PUBLISH)
             counts.seconds_saved += min(seconds_saved, MAX_SECONDS_PER_PUBLISH)
 
-    def run(self, project_id: int, now: float, usage: RunUsage) -> None:
-        """One run's own report (any token): the source of the per-run counters (see protocol.usage)."""
+    def run(self, principal: Principal, now: float, usage: RunUsage) -> None:
+        """One run's own report (any token): the source of the per-run counters (see protocol.usage),
+        and a row of the recent runs."""
 
         def tests(n: int) -> int:
             return min(n, MAX_TESTS_PER_PUBLISH)
@@ -110,8 +116,13 @@ class UsageRecorder:
         def seconds(s: float) -> float:
             return min(s, MAX_SECONDS_PER_PUBLISH)
 
+        report = RunReport(principal.project_id, principal.namespace, principal.token_id, now, usage)
         with self._lock:
-            counts = self._counts[(project_id, day_of(now))]
+            if len(self._reports) < MAX_PENDING_REPORTS:
+                self._reports.append(report)
+            else:
+                self._dropped_reports += 1
+            counts = self._counts[(principal.project_id, day_of(now))]
             counts.runs += 1
             counts.tests_total += tests(usage.tests_total)
             counts.tests_run += tests(usage.tests_run)
@@ -128,6 +139,15 @@ class UsageRecorder:
             counts, self._counts = self._counts, defaultdict(_Counts)
             touches, self._touches = self._touches, defaultdict(set)
             record_touches, self._record_touches = self._record_touches, defaultdict(set)
+            reports, self._reports = self._reports, []
+            dropped, self._dropped_reports = self._dropped_reports, 0
+        if dropped:
+            log.warning("dryci: %d run reports came faster than they could be written; not listed", dropped)
+        if reports:  # before the counters: a run that is counted is already listed
+            try:
+                self.backend.add_run_reports(reports)
+            except DryciError as exc:
+                log.warning("dryci: could not write %d run reports: %s", len(reports), exc)
         days = [UsageDay(pid, day, **_clamped(c)) for (pid, day), c in counts.items()]
         if days:
             self._add_usage(days)

@@ -142,6 +142,7 @@ RUNS = {
         "shadow": {"type": "boolean"},
         "would_skip": COUNT,
         "missed_failures": COUNT,
+        "provenance": PROVENANCE,
     },
     "required": ["level", "tests_total", "tests_run", "tests_skipped", "seconds_run", "seconds_saved"],
     "additionalProperties": False,

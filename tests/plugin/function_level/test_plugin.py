@@ -49,24 +49,37 @@ def test_a_broken_function_fails_the_tests_that_ran_it(project):
 
 
 @pytest.mark.parametrize(
-    "old, new, why",
+    "old, new, reran, why",
     [
-        ("SCALE = 1\n", "SCALE = 1\nEXTRA = 2\n", "src/geo/shapes.py: module-level code changed"),
-        ("def unused(x=1):", "def unused(x=2):", "src/geo/shapes.py: module-level code changed"),
+        ("SCALE = 1\n", "SCALE = 1\nEXTRA = 2\n", set(), None),
+        ("def unused(x=1):", "def unused(x=2):", set(), None),
         (
             "    sides = 4\n",
             "    sides = 4\n\n    def name(self):\n        return 'square'\n",
-            "src/geo/shapes.py: module-level code changed",
+            {"tests/test_shapes.py::test_name"},
+            "src/geo/shapes.py: module-level name added, and the test uses it",
         ),
+        ("SCALE = 1\n", 'SCALE = len("a")\n', ALL, "src/geo/shapes.py: module-level code changed (SCALE)"),
     ],
-    ids=["module-level", "default-argument", "new-method-override"],
+    ids=["unused-constant", "default-argument-of-an-unused-function", "new-method-override", "a-call"],
 )
-def test_module_level_edits_rerun_every_test(project, old, new, why):
+def test_module_level_edits_rerun_the_tests_that_use_what_changed(project, old, new, reran, why):
     first_pass(project)
     edit(project, "src/geo/shapes.py", old, new)
     result = run(project)
-    assert ran(result) == ALL
-    assert set(explained(result).values()) == {why}
+    assert ran(result) == reran
+    assert set(explained(result).values()) == ({why} if why else set())
+
+
+def test_a_changed_constant_fails_exactly_the_test_whose_code_uses_it(project):
+    first_pass(project)
+    edit(project, "src/geo/shapes.py", "SCALE = 1\n", "SCALE = 2\n")
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_area"}
+    assert explained(result) == {
+        "tests/test_shapes.py::test_area": "src/geo/shapes.py: module-level SCALE changed, and the test uses it"
+    }
 
 
 def test_a_new_method_override_that_breaks_a_test_is_caught(project):
@@ -77,7 +90,9 @@ def test_a_new_method_override_that_breaks_a_test_is_caught(project):
         "    sides = 4\n",
         "    sides = 4\n\n    def name(self):\n        return 'square'\n",
     )
-    run(project).assert_outcomes(passed=3, failed=1)
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=3)
+    assert ran(result) == {"tests/test_shapes.py::test_name"}
 
 
 def test_a_data_file_change_reruns_every_test(project):

@@ -12,7 +12,9 @@ from dryci.server.backends.base import (
     Principal,
     Project,
     QueryResult,
+    ReportedRun,
     RunRecord,
+    RunReport,
     SessionRow,
     TokenRow,
     UsageDay,
@@ -62,6 +64,9 @@ class AdminOps:
 
     def add_usage(self, days: Sequence[UsageDay]) -> None:
         self._write(lambda c: self.ops.add_usage(c, days))
+
+    def add_run_reports(self, reports: Sequence[RunReport]) -> None:
+        self._write(lambda c: self.ops.add_run_reports(c, reports))
 
     def check(self) -> None:
         self._read(lambda c: c.execute("SELECT version FROM dryci_schema").fetchone())
@@ -183,6 +188,9 @@ class AdminOps:
 
     def recent_runs(self, project_id: int | None, limit: int) -> list[RunRecord]:
         return self._read(lambda c: self.ops.recent_runs(c, project_id, limit))
+
+    def reported_runs(self, project_id: int | None, limit: int) -> list[ReportedRun]:
+        return self._read(lambda c: self.ops.reported_runs(c, project_id, limit))
 
     def provenance(self, key: str, project: str | None) -> list[RunRecord]:
         def run(conn: Any) -> list[RunRecord]:

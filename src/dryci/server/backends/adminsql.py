@@ -182,10 +182,15 @@ class AdminStatements(Statements):
             for project in self.list_projects(conn)
         }
         removed = self.evict(conn, ("entry_publishes", "entries"), cutoff, caps)
+        # Run reports age too, and are capped per project; they are not entries, so not counted.
+        self.run_retention(conn, cutoff)
         # Records age and are capped like entries, counted on their own (see recordsql.py).
         return removed + self.record_retention(conn, cutoff, caps)
 
     def record_retention(self, conn: Conn, cutoff: float, caps: Mapping[int, int | None]) -> int:
+        raise NotImplementedError
+
+    def run_retention(self, conn: Conn, cutoff: float) -> int:
         raise NotImplementedError
 
     def usage(self, conn: Conn, project_id: int | None, since_day: str) -> list[UsageDay]:

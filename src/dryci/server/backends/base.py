@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from dryci.protocol import FileEntry, PublishRequest
 from dryci.protocol.exchange import RecordsPublish
+from dryci.protocol.usage import RunUsage
 
 SCOPES = ("read", "write", "admin")
 
@@ -154,6 +155,30 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class RunReport:
+    """One run's own report (``POST /api/v2/runs``), as the server writes it."""
+
+    project_id: int
+    namespace: str
+    token_id: str
+    created_at: float
+    usage: RunUsage
+
+
+@dataclass(frozen=True)
+class ReportedRun:
+    """A stored run report as the dashboard lists it: ``user`` is the name of the token's user (the
+    name given to ``dryci admin tokens create --user``), never the token."""
+
+    id: int
+    project: str
+    user: str
+    namespace: str
+    created_at: float
+    usage: RunUsage
+
+
+@dataclass(frozen=True)
 class QueryResult:
     entries: list[FileEntry]
     stale_keys: list[tuple[str, str]]  # (namespace, key) whose last_read_at should be refreshed
@@ -198,6 +223,7 @@ class Backend(Protocol):
         self, project_id: int, kind: str, items: Sequence[tuple[str, str]], now: float
     ) -> None: ...
     def add_usage(self, days: Sequence[UsageDay]) -> None: ...
+    def add_run_reports(self, reports: Sequence[RunReport]) -> None: ...
     def check(self) -> None: ...
     def size_bytes(self) -> int: ...
     def close(self) -> None: ...
@@ -240,6 +266,7 @@ class Backend(Protocol):
     def apply_retention(self, now: float, max_age_days: float, default_cap: int | None) -> int: ...
     def usage(self, project_id: int | None, since_day: str) -> list[UsageDay]: ...
     def recent_runs(self, project_id: int | None, limit: int) -> list[RunRecord]: ...
+    def reported_runs(self, project_id: int | None, limit: int) -> list[ReportedRun]: ...
     def count_entries(self, project_id: int) -> int: ...
     def count_records(self, project_id: int) -> int: ...
     def provenance(self, key: str, project: str | None) -> list[RunRecord]: ...

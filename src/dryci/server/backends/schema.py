@@ -162,6 +162,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
         ),
     ),
+    Migration(
+        7,
+        "every run's own report as a row (fully cached runs and read tokens' included): recent runs",
+        (
+            # shadow: 0 or 1 (one column type for both dialects). Retention bounds the table by age
+            # and by a number of rows per project (see runsql.py).
+            """CREATE TABLE run_reports (id {pk}, project_id BIGINT NOT NULL, namespace TEXT NOT NULL,
+           token_id TEXT NOT NULL, level TEXT NOT NULL, shadow BIGINT NOT NULL, branch TEXT,
+           commit_sha TEXT, run_url TEXT, created_at {real} NOT NULL, tests_total BIGINT NOT NULL,
+           tests_run BIGINT NOT NULL, tests_skipped BIGINT NOT NULL, seconds_run {real} NOT NULL,
+           seconds_saved {real} NOT NULL, would_skip BIGINT NOT NULL, missed_failures BIGINT NOT NULL)""",
+            "CREATE INDEX run_reports_by_project ON run_reports (project_id, created_at)",
+            "CREATE INDEX run_reports_by_time ON run_reports (created_at)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -24,13 +24,14 @@ from dryci.server.backends.base import (
 )
 from dryci.server.backends.packing import ids_json, merge, pack_ids, unpack, unpack_ids
 from dryci.server.backends.recordsql import RecordStatements
+from dryci.server.backends.runsql import RunStatements
 
 COUNTER_CAP = 2**53
 TOUCH_AFTER_SECONDS = 3600.0  # refresh last_read_at at most hourly: retention counts days, not seconds
 Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and cursor().executemany()
 
 
-class SqlOps(RecordStatements, AdminStatements):
+class SqlOps(RecordStatements, RunStatements, AdminStatements):
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 

@@ -31,7 +31,7 @@ async def v2_runs(request: Request) -> Response:
 
     def work(principal: Principal, data: Any, now: float) -> dict[str, Any]:
         usage = decode_run_usage(data)
-        state.recorder.run(principal.project_id, now, usage)
+        state.recorder.run(principal, now, usage)
         state.metrics.count_saved(principal, usage.seconds_saved)
         # The client then publishes only when it may: a read token's run says nothing about it.
         return {"may_publish": principal.can_write}

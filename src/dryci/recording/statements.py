@@ -1,0 +1,474 @@
+"""Module-level code split into statements, and the names code refers to: pure AST reading.
+
+Module-level code runs once, at import, for every test. Today's finest sound answer to "a constant
+changed" would be "every test that imported the module". This module gives the facts for a finer one
+(see ``dryci.selection.names``): a module-level statement whose evaluation calls nothing and stores
+into nothing but its own names (a constant, an import, a ``def`` with plain decorators, a class body
+member) can only be observed through those names, so only tests whose executed code refers to one of
+them (or reads names dynamically) need to re-run.
+
+Which statements are *safe* is deliberately narrow: any call (bar a few pure constructors such as
+``TypeVar``), lambda, loop, ``with``, attribute or item store, a non-builtin decorator, or a name that
+pytest looks up by itself (``pytest_*`` hooks, ``pytestmark``, module ``__getattr__``) makes the
+statement unsafe, and its change re-runs every test that imported the module, as before.
+
+Names are plain strings here; the facts store them as short keyed hashes, where a collision can only
+make more tests run.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import hashlib
+import keyword
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+__all__ = ["DOC_READERS", "Statement", "code_names", "module_statements"]
+
+DOC_READERS = frozenset({"__doc__", "getdoc", "help", "render_doc", "getcomments"})
+"""Names through which code reads a docstring: a changed docstring counts only where one is used."""
+
+_PLAIN_DECORATORS = frozenset(
+    {
+        "property",
+        "staticmethod",
+        "classmethod",
+        "abstractmethod",
+        "abc.abstractmethod",
+        "overload",
+        "typing.overload",
+        "t.overload",
+        "cached_property",
+        "functools.cached_property",
+        "final",
+        "typing.final",
+        "t.final",
+        "override",
+        "typing.override",
+        "typing_extensions.override",
+    }
+)
+# Calls that build a value from their arguments and touch nothing else.
+_PURE_CALLS = frozenset(
+    {
+        "TypeVar",
+        "typing.TypeVar",
+        "t.TypeVar",
+        "ParamSpec",
+        "typing.ParamSpec",
+        "t.ParamSpec",
+        "NewType",
+        "typing.NewType",
+        "t.NewType",
+        "cast",
+        "typing.cast",
+        "t.cast",
+        "frozenset",
+        "set",
+        "tuple",
+        "list",
+        "dict",
+        "object",
+        "str",
+        "int",
+        "float",
+        "bytes",
+        "bool",
+        "re.compile",
+        "logging.getLogger",
+        "getLogger",
+        "namedtuple",
+        "collections.namedtuple",
+        "field",
+        "dataclasses.field",
+    }
+)
+# Class decorators that build the class from its own body and touch nothing else.
+_CLASS_DECORATORS = frozenset(
+    {
+        "dataclass",
+        "dataclasses.dataclass",
+        "total_ordering",
+        "functools.total_ordering",
+        "final",
+        "typing.final",
+        "t.final",
+        "runtime_checkable",
+        "typing.runtime_checkable",
+        "t.runtime_checkable",
+    }
+)
+# Module-level dunders nothing looks up implicitly (``__getattr__``, ``__path__`` ... are looked up).
+_PLAIN_DUNDERS = frozenset(
+    {"__all__", "__doc__", "__version__", "__author__", "__copyright__", "__license__", "__email__"}
+)
+# Names that read other names by string: code using them may read any changed name.
+_DYNAMIC_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
+_DYNAMIC_NAMES = frozenset(
+    {
+        "vars",
+        "globals",
+        "locals",
+        "dir",
+        "eval",
+        "exec",
+        "__dict__",
+        "getmembers",
+        "import_module",
+        "__import__",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One module-level statement (or one member of a module-level class body).
+
+    ``fingerprint`` covers everything that runs; ``doc_free`` the same without docstrings, so a change
+    of docstrings alone is told apart. ``safe``: a change is observable only through ``defines``.
+    ``plain_doc``: a docstring change is observable only by reading ``__doc__`` of ``defines``.
+    """
+
+    key: str
+    fingerprint: str
+    doc_free: str
+    defines: frozenset[str]
+    refs: frozenset[str]
+    safe: bool
+    plain_doc: bool
+    unit: str = ""  # the qualname of the function a ``def`` statement defines ("" for others)
+
+
+def _digest(nodes: Iterable[ast.AST]) -> str:
+    text = "\n".join(ast.dump(node, include_attributes=False) for node in nodes)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _identifier(value: str) -> bool:
+    return value.isidentifier() and not keyword.iskeyword(value)
+
+
+def _names_in(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            yield sub.id
+        elif isinstance(sub, ast.Attribute):
+            yield sub.attr
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _identifier(sub.value):
+            yield sub.value  # getattr(obj, "name"), __all__ entries
+        elif isinstance(sub, ast.alias):
+            yield from sub.name.split(".")
+            if sub.asname:
+                yield sub.asname
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+            yield from sub.module.split(".")
+        elif isinstance(sub, ast.keyword) and sub.arg:
+            yield sub.arg
+
+
+_WORD = re.compile(r"\w+")
+_BY_STRING = re.compile(r"\b(?:get|has|set|del)attr\s*\(")
+_LITERAL_SECOND = re.compile(r"\s*[\w.]+\s*,\s*[rbuRBU]?[\"']")
+_KEYWORDS = frozenset(keyword.kwlist)
+
+
+def code_names(text: str) -> tuple[frozenset[str], bool]:
+    """The names a function's source text may refer to, and whether it reads names by string.
+
+    Every identifier in the text counts (names, attributes, imports, identifier-like strings such as
+    ``getattr(obj, "width")``, and words in comments): a superset of what the code refers to, found
+    at C speed, and a name too many only makes a test run that need not. ``getattr(obj, name)``
+    with anything but a string literal as its name, ``vars()``, ``__dict__`` and the like read
+    names by string: a function using them may read any changed name.
+    """
+    names = {w for w in _WORD.findall(text) if not w[0].isdigit()} - _KEYWORDS
+    dynamic = not names.isdisjoint(_DYNAMIC_NAMES)
+    if not dynamic:
+        for match in _BY_STRING.finditer(text):
+            if not _LITERAL_SECOND.match(text, match.end()):
+                dynamic = True
+                break
+    return frozenset(names), dynamic
+
+
+def _pure(node: ast.AST | None) -> bool:
+    if node is None:
+        return True
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            if _dotted(sub.func) not in _PURE_CALLS:
+                return False
+        elif isinstance(sub, (ast.Lambda, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return False
+    return True
+
+
+def _plain_decorators(decorators: list[ast.expr]) -> bool:
+    for decorator in decorators:
+        name = _dotted(decorator)
+        if name is None or (
+            name not in _PLAIN_DECORATORS and not name.endswith((".setter", ".getter", ".deleter"))
+        ):
+            return False
+    return True
+
+
+def _class_decorators(decorators: list[ast.expr]) -> bool:
+    for decorator in decorators:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        name = _dotted(call.func if call is not None else decorator)
+        if name not in _CLASS_DECORATORS:
+            return False
+        if call is not None and not all(_pure(a) for a in [*call.args, *(k.value for k in call.keywords)]):
+            return False
+    return True
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    args = node.args
+    parts: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    parts += [a.annotation for a in every if a is not None and a.annotation is not None]
+    if node.returns is not None:
+        parts.append(node.returns)
+    return parts
+
+
+def _binds(target: ast.expr) -> Iterator[str] | None:
+    """The names an assignment target binds; None when it stores into an object."""
+    if isinstance(target, ast.Name):
+        return iter((target.id,))
+    if isinstance(target, ast.Starred):
+        return _binds(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names: list[str] = []
+        for element in target.elts:
+            inner = _binds(element)
+            if inner is None:
+                return None
+            names.extend(inner)
+        return iter(names)
+    return None
+
+
+def _defines(stmt: ast.stmt) -> set[str] | None:
+    """Names ``stmt`` binds, or None when it is not safe (calls, stores into objects, loops...)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        plain = _plain_decorators(stmt.decorator_list) and all(_pure(p) for p in _signature(stmt))
+        return {stmt.name} if plain else None
+    if isinstance(stmt, ast.ClassDef):
+        header = [*stmt.bases, *(k.value for k in stmt.keywords)]
+        if not _class_decorators(stmt.decorator_list) or not all(_pure(p) for p in header):
+            return None
+        out = {stmt.name}
+        for member in stmt.body:
+            inner = _defines(member)
+            if inner is None:
+                return None
+            out |= inner
+        return out
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        names: set[str] = set()
+        for target in targets:
+            bound = _binds(target)
+            if bound is None:
+                return None
+            names.update(bound)
+        annotation = stmt.annotation if isinstance(stmt, ast.AnnAssign) else None
+        if not (_pure(stmt.value) and _pure(annotation)):
+            return None
+        if "__all__" in names and stmt.value is not None:
+            # ``from m import *`` elsewhere binds what __all__ lists
+            names.update(n for n in _names_in(stmt.value) if isinstance(n, str))
+        return names
+    if isinstance(stmt, ast.Import):
+        return {alias.asname or alias.name.split(".")[0] for alias in stmt.names}
+    if isinstance(stmt, ast.ImportFrom):
+        return {alias.asname or alias.name for alias in stmt.names if alias.name != "*"}
+    if isinstance(stmt, ast.Delete):
+        out = set()
+        for target in stmt.targets:
+            bound = _binds(target)
+            if bound is None:
+                return None
+            out.update(bound)
+        return out
+    if isinstance(stmt, ast.Expr):
+        return set() if isinstance(stmt.value, ast.Constant) else None
+    if isinstance(stmt, ast.Pass):
+        return set()
+    if isinstance(stmt, ast.If):
+        return _block_defines([stmt.body, stmt.orelse]) if _pure(stmt.test) else None
+    if isinstance(stmt, ast.Try):
+        handlers = [h for h in stmt.handlers if _pure(h.type)]
+        if len(handlers) != len(stmt.handlers):
+            return None
+        caught = {h.name for h in handlers if h.name}
+        inner = _block_defines([stmt.body, stmt.orelse, stmt.finalbody, *(h.body for h in handlers)])
+        return None if inner is None else inner | caught
+    return None
+
+
+def _block_defines(blocks: Iterable[list[ast.stmt]]) -> set[str] | None:
+    out: set[str] = set()
+    for block in blocks:
+        for stmt in block:
+            inner = _defines(stmt)
+            if inner is None:
+                return None
+            out |= inner
+    return out
+
+
+def _doc_free(header: ast.stmt, fingerprint: str) -> str:
+    """The fingerprint without docstrings: the same when there are none; else the docstrings are
+    left out for one dump and put back (no copy of the tree)."""
+    saved = []
+    for sub in ast.walk(header):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _docstring(sub.body):
+            saved.append((sub, sub.body))
+    if not saved:
+        return fingerprint
+    for node, body in saved:
+        node.body = body[1:] or [ast.Pass()]
+    try:
+        return _digest([header])
+    finally:
+        for node, body in saved:
+            node.body = body
+
+
+def _kind(stmt: ast.stmt) -> str:
+    return type(stmt).__name__.lower()
+
+
+def _pytest_visible(names: Iterable[str], *, module: bool) -> bool:
+    for name in names:
+        if name.startswith("pytest"):
+            return True  # hooks, pytestmark, pytest_plugins: pytest finds them by name
+        if module and name.startswith("__") and name.endswith("__") and name not in _PLAIN_DUNDERS:
+            return True  # __getattr__, __path__ ...: looked up by the interpreter
+    return False
+
+
+def _statement(
+    key: str, stmt: ast.stmt, header: ast.stmt, defines: set[str] | None, module: bool
+) -> Statement:
+    fingerprint = _digest([header])
+    doc_free = _doc_free(header, fingerprint)
+    if isinstance(header, ast.ImportFrom):
+        refs = frozenset(alias.name for alias in header.names)  # each binds what it imports
+    elif isinstance(header, ast.Import) or (defines is not None and "__all__" in defines):
+        refs = frozenset()  # binds modules; lists names (it derives no value from them)
+    else:
+        refs = frozenset(_names_in(header))
+    safe = defines is not None and not _pytest_visible(defines, module=module)
+    plain_doc = safe or (
+        isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not stmt.decorator_list
+    )
+    names = frozenset(defines) if defines is not None else frozenset(_defined_anyway(stmt))
+    return Statement(key, fingerprint, doc_free, names, refs, safe, plain_doc)
+
+
+def _defined_anyway(stmt: ast.stmt) -> Iterator[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield stmt.name
+    for sub in ast.walk(stmt):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            yield sub.id
+
+
+def module_statements(skeleton: ast.Module, qualnames: Mapping[int, str]) -> tuple[Statement, ...]:
+    """The statements of a module whose function bodies are already out (see ``parse_units``);
+    ``qualnames``: id() of each outermost ``def`` node -> the qualname of its unit.
+
+    A class is its header (bases, keywords, decorators, docstring) plus one statement per member,
+    so editing one method's signature or one class attribute is told apart from the class. A member
+    change also counts for the class when the class may read its body as a whole: a dunder, a field
+    (an assignment in the body: dataclasses, enums, named tuples), or a class with keywords.
+    """
+    out: list[Statement] = []
+    seen: dict[str, int] = {}
+
+    def add(key: str, stmt: ast.stmt, header: ast.stmt, defines: set[str] | None, module: bool) -> None:
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key = f"{key}#{seen[key]}"
+        st = _statement(key, stmt, header, defines, module)
+        unit = qualnames.get(id(stmt), "")
+        out.append(dataclasses.replace(st, unit=unit) if unit else st)
+
+    body = skeleton.body
+    if _docstring(body):
+        # The module's docstring is its __doc__, read by nothing else.
+        out.append(
+            Statement(
+                "docstring", _digest(body[:1]), _digest([]), frozenset({"__doc__"}), frozenset(), True, True
+            )
+        )
+        body = body[1:]
+    for whole_stmt in body:
+        for stmt in _per_alias(whole_stmt):
+            _add_statement(stmt, add)
+    return tuple(out)
+
+
+def _per_alias(stmt: ast.stmt) -> list[ast.stmt]:
+    """``from m import a, b`` as two statements: ``a`` derives from ``m.a`` alone, not from ``b``."""
+    if isinstance(stmt, ast.ImportFrom) and len(stmt.names) > 1:
+        return [ast.ImportFrom(module=stmt.module, names=[alias], level=stmt.level) for alias in stmt.names]
+    if isinstance(stmt, ast.Import) and len(stmt.names) > 1:
+        return [ast.Import(names=[alias]) for alias in stmt.names]
+    return [stmt]
+
+
+Add = Callable[[str, ast.stmt, ast.stmt, Optional[set[str]], bool], None]
+
+
+def _add_statement(stmt: ast.stmt, add: Add) -> None:
+    if not isinstance(stmt, ast.ClassDef):
+        defines = _defines(stmt)
+        label = ",".join(sorted(defines or _defined_anyway(stmt))) or "-"
+        add(f"{_kind(stmt)} {label}", stmt, stmt, defines, True)
+        return
+    header = copy.copy(stmt)  # bases, keywords, decorators, type parameters; the body apart
+    header.body = stmt.body[:1] if _docstring(stmt.body) else []
+    whole = _defines(header)
+    add(f"class {stmt.name}", stmt, header, whole, True)
+    for member in stmt.body[1:] if _docstring(stmt.body) else stmt.body:
+        defines = _defines(member)
+        if defines is not None and (
+            stmt.keywords
+            or stmt.decorator_list
+            or isinstance(member, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.ClassDef))
+            or any(n.startswith("__") and n.endswith("__") for n in defines)
+        ):
+            defines = defines | {stmt.name}
+        if whole is None and defines is not None:
+            defines = None  # a class with calls in its header (or odd decorators) reads its body
+        label = ",".join(sorted(defines or _defined_anyway(member))) or "-"
+        add(f"{stmt.name}.{_kind(member)} {label}", member, member, defines, False)
+
+
+def _docstring(body: list[ast.stmt]) -> bool:
+    first = body[0] if body else None
+    return (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
