@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,3 +199,7 @@ def metrics_directory() -> Iterator[str]:
     finally:
         del os.environ[MULTIPROC_ENV]
         shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
