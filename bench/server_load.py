@@ -4,6 +4,8 @@
     python bench/server_load.py --backend postgres --workers 2
     python bench/server_load.py --backend sqlite --rate 1000  # paced: 1,000 requests/s in total
     python bench/server_load.py --backend sqlite --crash      # SIGKILL mid publish storm, restart, verify
+    python bench/server_load.py --backend sqlite --side-by-side  # queries only, then the 90/10 mix
+    python bench/server_load.py --backend sqlite --publish-ratio 0 --grow 500  # queries on a grown database
 
 Each query asks for 100 keys (80 % of them cached), each publish stores 1,000 ids (10 keys x 100).
 Clients are spread over several load-generator processes (asyncio + httpx, one connection each).
@@ -269,6 +271,58 @@ def seed(server: LiveServer, token: str) -> None:
             client.post("/api/v1/publish", json=body).raise_for_status()
 
 
+def grow(server: LiveServer, token: str, publishes: int) -> None:
+    """``publishes`` more 1,000-id publishes before the load: the database a mixed run leaves behind."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
+        for n in range(publishes):
+            client.post("/api/v1/publish", json=publish_body(f"grown-{n}")).raise_for_status()
+
+
+def measure(args: argparse.Namespace, workers: int, publish_ratio: float) -> int:
+    """One run on a fresh server and database: prints its table row; 1 if a publish went missing."""
+    directory = Path(tempfile.mkdtemp(prefix="dryci-bench-"))
+    url, cleanup = database(args.backend, directory)
+    server_args = ["--rate-limit", "0", "--workers", str(workers)]
+    server = start_server(url, server_args, log_dir=directory)
+    try:
+        p = server.project("bench")
+        seed(server, p.write)
+        grow(server, p.write, args.grow)
+        if args.crash:
+            return crash(server, url, server_args, directory, p.write, args)
+        cpu_before = cpu_seconds(server.process.pid)
+        result = run_load(
+            server.url, p.write, args.clients, args.seconds, publish_ratio, args.rate, args.processes
+        )
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        missing = verify(server.url, p.write, result["acknowledged"])
+        q, pub, window = result["query"], result["publish"], result["seconds"]
+        mode = f"paced {args.rate:g}/s" if args.rate else "closed loop"
+        mode += f", {publish_ratio:.0%} publishes" if publish_ratio else ", queries only"
+        if args.grow:
+            mode += f", {args.grow:,} publishes before"
+        load = os.getloadavg()[0]
+        print(
+            f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / window:,.0f} | "
+            f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / window:,.0f} | "
+            f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
+            f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} | "
+            f"{cpu / window:.2f} | {(len(q) + len(pub)) / cpu:,.0f} | {load:.1f} |",
+            flush=True,
+        )
+        if q:
+            size = sum(f.stat().st_size for f in directory.glob("bench.db*")) / 1e6
+            where = f" database {size:.1f} MB afterwards" if args.backend == "sqlite" else ""
+            print(f"  queries: n={len(q)} mean={statistics.mean(q) * 1000:.1f} ms{where}", file=sys.stderr)
+        return 1 if missing else 0
+    finally:
+        server.stop()
+        if cleanup:
+            cleanup()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,6 +335,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--publish-ratio", type=float, default=0.1)
     parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run queries only first, then the --publish-ratio mix, each on a fresh server",
+    )
+    parser.add_argument(
+        "--grow", type=int, default=0, help="1,000-id publishes stored before the load (default 0)"
+    )
+    parser.add_argument(
         "--rate", type=float, default=0.0, help="paced total requests/s (default: as fast as possible)"
     )
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
@@ -289,38 +351,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     workers = args.workers or (2 if args.backend == "postgres" else 1)
-    directory = Path(tempfile.mkdtemp(prefix="dryci-bench-"))
-    url, cleanup = database(args.backend, directory)
-    server_args = ["--rate-limit", "0", "--workers", str(workers)]
-    server = start_server(url, server_args, log_dir=directory)
-    try:
-        p = server.project("bench")
-        seed(server, p.write)
-        if args.crash:
-            return crash(server, url, server_args, directory, p.write, args)
-        cpu_before = cpu_seconds(server.process.pid)
-        result = run_load(
-            server.url, p.write, args.clients, args.seconds, args.publish_ratio, args.rate, args.processes
-        )
-        cpu = cpu_seconds(server.process.pid) - cpu_before
-        missing = verify(server.url, p.write, result["acknowledged"])
-        q, pub, window = result["query"], result["publish"], result["seconds"]
-        mode = f"paced {args.rate:g}/s" if args.rate else "closed loop"
-        load = os.getloadavg()[0]
-        print(
-            f"| {args.backend} | {workers} | {args.clients} | {mode} | {len(q) / window:,.0f} | "
-            f"{pct(q, 0.5):.1f} / {pct(q, 0.99):.1f} | {len(pub) / window:,.0f} | "
-            f"{pct(pub, 0.5):.1f} / {pct(pub, 0.99):.1f} | {len(result['errors'])} | "
-            f"{len(result['acknowledged']) - missing}/{len(result['acknowledged'])} | "
-            f"{cpu / window:.2f} | {(len(q) + len(pub)) / cpu:,.0f} | {load:.1f} |"
-        )
-        if q:
-            print(f"  queries: n={len(q)} mean={statistics.mean(q) * 1000:.1f} ms", file=sys.stderr)
-        return 1 if missing else 0
-    finally:
-        server.stop()
-        if cleanup:
-            cleanup()
+    ratios = [0.0, args.publish_ratio] if args.side_by_side else [args.publish_ratio]
+    return max(measure(args, workers, ratio) for ratio in ratios)
 
 
 def crash(

@@ -13,7 +13,7 @@ A body the typed decode refuses is explained by the strict path when it is small
 the key and field exactly); a larger one gets msgspec's message, so that explaining a hostile body
 never costs what refusing it saved.
 
-Large bodies are decoded in worker threads, at most ``slots`` at once (see ``app.py``).
+Large bodies are decoded in worker threads, at most ``decode_slots`` at once (see ``handling.py``).
 """
 
 from __future__ import annotations

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from dryci.exceptions import ConfigError
 from dryci.server.config import DEFAULT_DB, DEFAULT_LISTEN, SETTINGS_ENV, Settings, parse_listen
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client (see metrics.py)
 
 
 @dataclass(frozen=True)
@@ -109,10 +115,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str], prog: str = "dryci server") -> int:
     args = build_parser(prog).parse_args(argv)
     settings = settings_from(args)
+    if settings.workers > 1:
+        given_metrics_directory()  # refuse a bad one before the database is touched
 
     import uvicorn
 
-    from dryci.server.app import create_app
     from dryci.server.backends import open_backend
     from dryci.server.bootstrap import first_admin_token
 
@@ -132,6 +139,7 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if settings.workers == 1:
+        from dryci.server.app import create_app
         from dryci.server.transport import GuardedHttpToolsProtocol
 
         GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
@@ -147,18 +155,50 @@ def main(argv: list[str], prog: str = "dryci server") -> int:
         return 0
     backend.close()
     os.environ[SETTINGS_ENV] = settings.to_env()
-    uvicorn.run(
-        "dryci.server.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        access_log=args.access_log,
-        server_header=False,
-        **limits,
-    )
+    with metrics_directory():
+        uvicorn.run(
+            "dryci.server.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=log_level,
+            access_log=args.access_log,
+            server_header=False,
+            **limits,
+        )
     return 0
+
+
+def given_metrics_directory() -> str | None:
+    """The ``PROMETHEUS_MULTIPROC_DIR`` the environment names, checked: a directory with no metric files.
+
+    Files left by an earlier server would carry its totals on into this one's.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        return None
+    if not os.path.isdir(given):
+        raise ConfigError(f"{given} is not a directory", key=MULTIPROC_ENV)
+    if any(name.endswith(".db") for name in os.listdir(given)):
+        raise ConfigError(f"holds metric files of an earlier run: empty {given}", key=MULTIPROC_ENV)
+    return given
+
+
+@contextmanager
+def metrics_directory() -> Iterator[str]:
+    """The directory the workers share their metrics in: the one given, else a fresh temporary one."""
+    given = given_metrics_directory()
+    if given is not None:
+        yield given
+        return
+    directory = tempfile.mkdtemp(prefix="dryci-metrics-")
+    os.environ[MULTIPROC_ENV] = directory  # before any worker imports prometheus_client
+    try:
+        yield directory
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

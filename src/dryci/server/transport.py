@@ -4,7 +4,7 @@ uvicorn closes a keep-alive connection that stays idle between requests, but not
 then sends its request line and headers slowly, or not at all: 200 such connections (slowloris) would
 be held for ever. Here every request must complete its headers within ``HEADER_TIMEOUT`` seconds of
 the connection opening or of its first byte; else the connection is closed. Bodies have their own
-deadline (``app.read_body``), and ``--max-connections`` caps how many connections are served at once.
+deadline (``handling.read_body``), and ``--max-connections`` caps how many connections are served at once.
 """
 
 from __future__ import annotations
