@@ -77,9 +77,8 @@ def test_a_changed_constant_fails_exactly_the_test_whose_code_uses_it(project):
     result = run(project)
     result.assert_outcomes(failed=1, skipped=3)
     assert ran(result) == {"tests/test_shapes.py::test_area"}
-    assert explained(result) == {
-        "tests/test_shapes.py::test_area": "src/geo/shapes.py: module-level SCALE changed, and the test uses it"
-    }
+    why = "src/geo/shapes.py: module-level SCALE changed, and the test uses it"
+    assert explained(result) == {"tests/test_shapes.py::test_area": why}
 
 
 def test_a_new_method_override_that_breaks_a_test_is_caught(project):
