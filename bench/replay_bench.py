@@ -186,34 +186,56 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--with", dest="extra", action="append", default=[], metavar="PKG",
                         help="another package the repository's tests need (repeatable)")  # fmt: skip
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one pytest run may take")
+    parser.add_argument(
+        "--passes",
+        default="replay,testmon",
+        help="the passes to run (comma-separated, may be empty); a pass left out is read from the JSON an"
+        " earlier run left in bench/.work/replay/NAME/. A testmon pass run alone works in a folder of its"
+        " own, so it can run beside a replay pass of the same repository",
+    )
     args = parser.parse_args(own)
+    passes = {p for p in args.passes.split(",") if p}
     name = repo_name(args.repo)
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
-    head = clone(args.repo, work / "clone.git")
-    py = venv(work / "venv", work / "clone.git", args.extra)
-    dryci_commit = snapshot_source(ROOT, work / "src", py)
-    env = {**os.environ, "PYTHONPATH": str(work / "src")}
+    # A testmon pass beside a running replay pass must not re-clone or re-snapshot under it.
+    alone = work / "testmon-pass" if passes == {"testmon"} else work
+    alone.mkdir(parents=True, exist_ok=True)
+    py = work / "venv" / "bin" / "python"
+    head = clone(args.repo, alone / "clone.git") if passes else (work / "head").read_text().strip()
+    if passes:
+        py = venv(work / "venv", alone / "clone.git", args.extra)
+        (alone / "head").write_text(head)
+    replay_json, testmon_json = work / "replay.json", work / "testmon.json"
+    if "replay" in passes:
+        dryci_commit = snapshot_source(ROOT, work / "src", py)
+        (work / "replay.commit").write_text(dryci_commit)
+    else:
+        dryci_commit = (work / "replay.commit").read_text().strip()
+    if "testmon" in passes and alone is not work:
+        snapshot_source(ROOT, alone / "src", py)  # the mutants module
+    env = {**os.environ, "PYTHONPATH": str(alone / "src")}
     for key in [k for k in env if k.startswith("DRYCI_")]:
         del env[key]
 
     common = ["--commits", str(args.commits), "--mutate", str(args.mutate), "--timeout", str(args.timeout)]
-    replay_json, testmon_json = work / "replay.json", work / "testmon.json"
-    code = run_logged(
-        [str(py), "-m", "dryci.cli", "replay", "--repo", str(work / "clone.git"), *common, "--verify",
-         "--level", "file,function", "--json", str(replay_json), "--plot", str(work / "replay.svg"),
-         "--", *DRYCI_PYTEST_ARGS, *pytest_args],
-        env,
-    )  # fmt: skip
-    if code not in (0, 1):  # 1: something was missed, which the table shows
-        sys.exit(f"dryci replay failed (exit code {code}); see its message above")
-    code = run_logged(
-        [str(py), str(ROOT / "bench" / "_testmon_replay.py"), "--repo", str(work / "clone.git"), *common,
-         "--json", str(testmon_json), "--", *pytest_args],
-        env,
-    )  # fmt: skip
-    if code != 0:
-        sys.exit(f"the testmon pass failed (exit code {code}); see its message above")
+    if "replay" in passes:
+        code = run_logged(
+            [str(py), "-m", "dryci.cli", "replay", "--repo", str(work / "clone.git"), *common, "--verify",
+             "--level", "file,function", "--json", str(replay_json), "--plot", str(work / "replay.svg"),
+             "--", *DRYCI_PYTEST_ARGS, *pytest_args],
+            env,
+        )  # fmt: skip
+        if code not in (0, 1):  # 1: something was missed, which the table shows
+            sys.exit(f"dryci replay failed (exit code {code}); see its message above")
+    if "testmon" in passes:
+        code = run_logged(
+            [str(py), str(ROOT / "bench" / "_testmon_replay.py"), "--repo", str(alone / "clone.git"),
+             *common, "--json", str(testmon_json), "--", *pytest_args],
+            env,
+        )  # fmt: skip
+        if code != 0:
+            sys.exit(f"the testmon pass failed (exit code {code}); see its message above")
 
     replay, testmon = json.loads(replay_json.read_text()), json.loads(testmon_json.read_text())
     from dryci.replay.chart import svg_chart
