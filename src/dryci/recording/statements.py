@@ -122,22 +122,27 @@ def code_names(text: str) -> tuple[frozenset[str], bool]:
     return frozenset(names), dynamic
 
 
-def _doc_free(header: ast.stmt, fingerprint: str) -> str:
-    """The fingerprint without docstrings: the same when there are none; else the docstrings are
-    left out for one dump and put back (no copy of the tree)."""
+def _fingerprints(header: ast.stmt) -> tuple[str, str]:
+    """(fingerprint, doc_free) from one dump: the docstrings are left out of it (and put back, no
+    copy of the tree), then count in the fingerprint only."""
     saved = []
     for sub in ast.walk(header):
         if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _docstring(sub.body):
             saved.append((sub, sub.body))
     if not saved:
-        return fingerprint
+        fingerprint = _digest([header])
+        return fingerprint, fingerprint
     for node, body in saved:
         node.body = body[1:] or [ast.Pass()]
     try:
-        return _digest([header])
+        text = ast.dump(header, include_attributes=False)
     finally:
         for node, body in saved:
             node.body = body
+    docs = "\0".join(body[0].value.value for _, body in saved)  # type: ignore[attr-defined]
+    doc_free = hashlib.sha256(text.encode()).hexdigest()[:32]
+    whole = hashlib.sha256(f"{text}\0{docs}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return whole, doc_free
 
 
 def _kind(stmt: ast.stmt) -> str:
@@ -147,8 +152,7 @@ def _kind(stmt: ast.stmt) -> str:
 def _statement(
     key: str, stmt: ast.stmt, header: ast.stmt, defines: set[str] | None, module: bool
 ) -> Statement:
-    fingerprint = _digest([header])
-    doc_free = _doc_free(header, fingerprint)
+    fingerprint, doc_free = _fingerprints(header)
     if isinstance(header, ast.ImportFrom):
         refs = frozenset(alias.name for alias in header.names)  # each binds what it imports
     elif isinstance(header, ast.Import) or (defines is not None and "__all__" in defines):
