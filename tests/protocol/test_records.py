@@ -131,6 +131,7 @@ def test_facts_with_names_and_statements_round_trip() -> None:
         {ident(6): frozenset({4, 5}), ident(1): frozenset()},
         frozenset({ident(1)}),
         (statement, statement),
+        {ident(6): frozenset({9}), ident(1): frozenset()},
     )
     blob = encode_facts(facts)
     assert blob.startswith(b"DRF2")
@@ -149,6 +150,6 @@ def test_facts_with_names_cut_short_or_padded_are_rejected_naming_the_field() ->
             decode_facts(blob[:cut])
     with pytest.raises(ProtocolError, match="trailing"):
         decode_facts(blob + b"\0")
-    flags_at = len(blob) - 4 - 4 - 4 - 4 - 1
+    flags_at = len(blob) - 4 - 4 - 4 - 4 - 4 - 1  # defines, refs and their three counts
     with pytest.raises(ProtocolError, match="flags"):
         decode_facts(blob[:flags_at] + b"\x09" + blob[flags_at + 1 :])

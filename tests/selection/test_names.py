@@ -295,3 +295,37 @@ def test_a_module_of_constants_only_reruns_every_test():
         "shop/limits.py: module-level code changed (a module of settings or constants only, which"
         " frameworks read by name)",
     )
+
+
+def test_a_name_bound_in_one_module_is_not_the_same_bare_name_in_another():
+    # store.py's own ``os`` is not the one a new ``import os`` binds in prices.py.
+    before = {
+        **CLOSURE,
+        "shop/store.py": SHOP.replace(b"    return SIGN", b"    import os\n    return os.sep and SIGN"),
+    }
+    after = {**before, "shop/prices.py": PRICES.replace(b"import math\n", b"import math\nimport os\n")}
+    assert all(skip for skip, _ in _run_from(before, after).values())
+
+
+def test_a_constant_read_as_an_attribute_of_its_module_counts():
+    before = {
+        **CLOSURE,
+        "shop/store.py": SHOP.replace(
+            b"    return SIGN", b"    from shop import prices\n    return prices.ROUND"
+        ),
+    }
+    after = {**before, "shop/prices.py": PRICES.replace(b"ROUND = 2", b"ROUND = 3")}
+    out = _run_from(before, after)
+    assert out["test_shout"] == (False, "shop/prices.py: module-level ROUND changed, and the test uses it")
+
+
+def test_a_star_import_binds_whatever_changed():
+    before = {
+        **CLOSURE,
+        "shop/store.py": b"from shop.prices import *\n\n\ndef checkout(net):\n    return gross(net)\n\n\n"
+        b"def shout():\n    return CURRENCY\n",
+    }
+    after = {**before, "shop/prices.py": PRICES.replace(b'CURRENCY = "EUR"', b'CURRENCY = "USD"')}
+    out = _run_from(before, after)
+    assert out["test_shout"] == (False, "shop/prices.py: module-level CURRENCY changed, and the test uses it")
+    assert out["test_checkout"] == (True, "skip")

@@ -23,7 +23,7 @@ from dryci.store.local import LocalStore
 
 __all__ = ["Sources", "Stale"]
 
-_FORMAT = 3  # bump when ModuleUnits or its fingerprints change meaning
+_FORMAT = 4  # bump when ModuleUnits or its fingerprints change meaning
 
 
 class Stale(Exception):
@@ -34,7 +34,7 @@ def _dump(units: ModuleUnits | None) -> bytes:
     if units is None:
         return marshal.dumps((_FORMAT, None))
     functions = [
-        (f.qualname, f.fingerprint, f.first_line, f.last_line, tuple(sorted(f.names)), f.dynamic)
+        (f.qualname, f.fingerprint, f.first_line, f.last_line, tuple(f.names), f.dynamic, tuple(f.attrs))
         for f in units.functions
     ]
     statements = [
@@ -63,11 +63,14 @@ def _load(body: bytes) -> tuple[bool, ModuleUnits | None]:
         module, inert, functions, statements = value
         return True, ModuleUnits(
             module,
-            tuple(FunctionUnit(q, fp, a, b, frozenset(n), d) for q, fp, a, b, n, d in functions),
+            tuple(
+                FunctionUnit(q, fp, a, b, frozenset(n), d, frozenset(at))
+                for q, fp, a, b, n, d, at in functions
+            ),
             inert,
             tuple(
-                Statement(k, fp, df, frozenset(d), frozenset(r), safe, doc, unit)
-                for k, fp, df, d, r, safe, doc, unit in statements
+                Statement(k, fp, df, frozenset(d), frozenset(r), safe, doc, unit, frozenset(ar))
+                for k, fp, df, d, r, safe, doc, unit, ar in statements
             ),
         )
     except Exception:  # a damaged cache entry just means "parse again"

@@ -10,10 +10,15 @@ Layouts (little endian)::
 
     v1  b"DRF1" kind:u8 module[16] n:u32 (name[16] fingerprint[16])[n]              sorted by name
     v2  b"DRF2" kind:u8 module[16] n:u32 (name[16] fingerprint[16])[n]              sorted by name
-        then, for each of the n functions in that order: dynamic:u8 count:u32 names[count]:u32
+        then, for each of the n functions in that order:
+        dynamic:u8 nb:u32 na:u32 bare[nb]:u32 attrs[na]:u32
         then m:u32 and per statement, in module order:
         key[16] fingerprint[16] doc_free[16] unit[16] flags:u8 (1 safe, 2 plain_doc) nd:u32 nr:u32
-        defines[nd]:u32 refs[nr]:u32          (unit: the keyed qualname a ``def`` defines, else zeros)
+        na:u32 defines[nd]:u32 refs[nr]:u32 attr_refs[na]:u32
+        (unit: the keyed qualname a ``def`` defines, else zeros)
+
+*Bare* names are a module's own globals (or locals, or words in comments); *attribute* names are
+read off another object (``m.X``, ``self.x``, ``getattr(obj, "x")``, ``from m import X``).
 
 Facts of ``kind`` 0 (written as v1) stand for a file that cannot be narrowed to functions.
 """
@@ -31,9 +36,9 @@ __all__ = ["NO_UNIT", "Facts", "StatementFacts", "decode_facts", "encode_facts"]
 
 ID = 16
 _HEAD = struct.Struct("<4sB16sI")
-_UNIT = struct.Struct("<BI")
+_UNIT = struct.Struct("<BII")
 _COUNT = struct.Struct("<I")
-_STATEMENT = struct.Struct("<16s16s16s16sBII")
+_STATEMENT = struct.Struct("<16s16s16s16sBIII")
 NO_UNIT = bytes(ID)
 
 
@@ -45,8 +50,9 @@ class StatementFacts:
     safe: bool
     plain_doc: bool
     defines: frozenset[int]
-    refs: frozenset[int]
+    refs: frozenset[int]  # bare names
     unit: bytes = NO_UNIT  # keyed qualname of the function a ``def`` statement defines
+    attr_refs: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,10 @@ class Facts:
 
     module: bytes
     units: Mapping[bytes, bytes] | None  # keyed qualname -> keyed fingerprint
-    names: Optional[Mapping[bytes, frozenset[int]]] = None  # keyed qualname -> short names used
+    names: Optional[Mapping[bytes, frozenset[int]]] = None  # keyed qualname -> bare names used
     dynamic: Optional[frozenset[bytes]] = None  # keyed qualnames that read names by string
     statements: Optional[tuple[StatementFacts, ...]] = None
+    attrs: Optional[Mapping[bytes, frozenset[int]]] = None  # keyed qualname -> attribute names used
 
 
 def _check_id(value: bytes, where: str) -> bytes:
@@ -85,10 +92,11 @@ def encode_facts(facts: Facts) -> bytes:
     if not v2:
         return b"".join(parts)
     names = facts.names or {}
+    attrs = facts.attrs or {}
     dynamic = facts.dynamic or frozenset()
     for name in order:
-        used = names.get(name, frozenset())
-        parts += [_UNIT.pack(name in dynamic, len(used)), _words(used)]
+        used, read = names.get(name, frozenset()), attrs.get(name, frozenset())
+        parts += [_UNIT.pack(name in dynamic, len(used), len(read)), _words(used), _words(read)]
     statements = facts.statements or ()
     parts.append(_COUNT.pack(len(statements)))
     for st in statements:
@@ -105,9 +113,11 @@ def encode_facts(facts: Facts) -> bytes:
                 flags,
                 len(st.defines),
                 len(st.refs),
+                len(st.attr_refs),
             ),
             _words(st.defines),
             _words(st.refs),
+            _words(st.attr_refs),
         ]
     return b"".join(parts)
 
@@ -156,25 +166,30 @@ def decode_facts(blob: bytes) -> Facts:
         return Facts(module, units)
     reader = _Reader(blob, end)
     names: dict[bytes, frozenset[int]] = {}
+    attrs: dict[bytes, frozenset[int]] = {}
     dynamic = set()
     for name in order:
-        flag, count = reader.take(_UNIT, "facts.names")
+        flag, count, read = reader.take(_UNIT, "facts.names")
         if flag not in (0, 1):
             raise ProtocolError("dynamic flag is neither 0 nor 1", field="facts.names")
         names[name] = reader.words(count, "facts.names")
+        attrs[name] = reader.words(read, "facts.names")
         if flag:
             dynamic.add(name)
     (m,) = reader.take(_COUNT, "facts.statements")
     statements = []
     for _ in range(m):
-        key, fingerprint, doc_free, unit, flags, nd, nr = reader.take(_STATEMENT, "facts.statements")
+        key, fingerprint, doc_free, unit, flags, nd, nr, na = reader.take(_STATEMENT, "facts.statements")
         if flags > 3:
             raise ProtocolError("unknown statement flags", field="facts.statements")
         defines = reader.words(nd, "facts.statements.defines")
         refs = reader.words(nr, "facts.statements.refs")
+        attr_refs = reader.words(na, "facts.statements.attr_refs")
         statements.append(
-            StatementFacts(key, fingerprint, doc_free, bool(flags & 1), bool(flags & 2), defines, refs, unit)
+            StatementFacts(
+                key, fingerprint, doc_free, bool(flags & 1), bool(flags & 2), defines, refs, unit, attr_refs
+            )
         )
     if reader.offset != len(blob):
         raise ProtocolError("trailing bytes", field="facts")
-    return Facts(module, units, names, frozenset(dynamic), tuple(statements))
+    return Facts(module, units, names, frozenset(dynamic), tuple(statements), attrs)

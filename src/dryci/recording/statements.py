@@ -63,11 +63,12 @@ class Statement:
     key: str
     fingerprint: str
     doc_free: str
-    defines: frozenset[str]
-    refs: frozenset[str]
+    defines: frozenset[str]  # "*" for a star import: it binds whatever the other module has
+    refs: frozenset[str]  # bare names: this module's globals
     safe: bool
     plain_doc: bool
     unit: str = ""  # the qualname of the function a ``def`` statement defines ("" for others)
+    attr_refs: frozenset[str] = frozenset()  # attributes (``m.X``), names imported from elsewhere
 
 
 def _digest(nodes: Iterable[ast.AST]) -> str:
@@ -79,47 +80,53 @@ def _identifier(value: str) -> bool:
     return value.isidentifier() and not keyword.iskeyword(value)
 
 
-def _names_in(node: ast.AST) -> Iterator[str]:
+def _names_in(node: ast.AST) -> tuple[set[str], set[str]]:
+    """(bare names, attribute-like names) a statement refers to."""
+    bare: set[str] = set()
+    attrs: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
-            yield sub.id
+            bare.add(sub.id)
         elif isinstance(sub, ast.Attribute):
-            yield sub.attr
+            attrs.add(sub.attr)
         elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _identifier(sub.value):
-            yield sub.value  # getattr(obj, "name"), __all__ entries
-        elif isinstance(sub, ast.alias):
-            yield from sub.name.split(".")
-            if sub.asname:
-                yield sub.asname
-        elif isinstance(sub, ast.ImportFrom) and sub.module:
-            yield from sub.module.split(".")
+            attrs.add(sub.value)  # getattr(obj, "name"), __all__ entries
         elif isinstance(sub, ast.keyword) and sub.arg:
-            yield sub.arg
+            attrs.add(sub.arg)
+    return bare, attrs
 
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"(\.\s*)?\b([^\W\d]\w*)")
+_QUOTED = re.compile(r"([\"'])([^\W\d]\w*)\1")
 _BY_STRING = re.compile(r"\b(?:get|has|set|del)attr\s*\(")
 _LITERAL_SECOND = re.compile(r"\s*[\w.]+\s*,\s*[rbuRBU]?[\"']")
 _KEYWORDS = frozenset(keyword.kwlist)
 
 
-def code_names(text: str) -> tuple[frozenset[str], bool]:
-    """The names a function's source text may refer to, and whether it reads names by string.
+def code_names(text: str) -> tuple[frozenset[str], frozenset[str], bool]:
+    """(bare names, attribute-like names) a function's source text may refer to, and whether it
+    reads names by string.
 
-    Every identifier in the text counts (names, attributes, imports, identifier-like strings such as
-    ``getattr(obj, "width")``, and words in comments): a superset of what the code refers to, found
-    at C speed, and a name too many only makes a test run that need not. ``getattr(obj, name)``
-    with anything but a string literal as its name, ``vars()``, ``__dict__`` and the like read
-    names by string: a function using them may read any changed name.
+    Every identifier in the text counts: after a dot it is an attribute (``m.X``, ``self.x``), a
+    quoted identifier is one too (``getattr(obj, "width")``), any other is a bare name (a global of
+    its module, a local, a word in a comment). A superset of what the code refers to, found at C
+    speed: a name too many only makes a test run that need not. ``getattr(obj, name)`` with anything
+    but a string literal as its name, ``vars()``, ``__dict__`` and the like read names by string: a
+    function using them may read any changed name.
     """
-    names = {w for w in _WORD.findall(text) if not w[0].isdigit()} - _KEYWORDS
-    dynamic = not names.isdisjoint(_DYNAMIC_NAMES)
+    bare: set[str] = set()
+    attrs: set[str] = set()
+    for dot, word in _WORD.findall(text):
+        (attrs if dot else bare).add(word)
+    attrs.update(word for _, word in _QUOTED.findall(text))
+    bare -= _KEYWORDS
+    dynamic = not (bare | attrs).isdisjoint(_DYNAMIC_NAMES)
     if not dynamic:
         for match in _BY_STRING.finditer(text):
             if not _LITERAL_SECOND.match(text, match.end()):
                 dynamic = True
                 break
-    return frozenset(names), dynamic
+    return frozenset(bare), frozenset(attrs), dynamic
 
 
 def _fingerprints(header: ast.stmt) -> tuple[str, str]:
@@ -153,18 +160,22 @@ def _statement(
     key: str, stmt: ast.stmt, header: ast.stmt, defines: set[str] | None, module: bool
 ) -> Statement:
     fingerprint, doc_free = _fingerprints(header)
+    bare: set[str] = set()
+    attrs: set[str] = set()
     if isinstance(header, ast.ImportFrom):
-        refs = frozenset(alias.name for alias in header.names)  # each binds what it imports
-    elif isinstance(header, ast.Import) or (defines is not None and "__all__" in defines):
-        refs = frozenset()  # binds modules; lists names (it derives no value from them)
-    else:
-        refs = frozenset(_names_in(header))
+        attrs = {alias.name for alias in header.names}  # each binds what it reads of the other module
+    elif not (isinstance(header, ast.Import) or (defines is not None and "__all__" in defines)):
+        bare, attrs = _names_in(header)  # (an import binds modules; __all__ lists names)
     safe = defines is not None and not pytest_visible(defines, module=module)
     plain_doc = safe or (
         isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not stmt.decorator_list
     )
     names = frozenset(defines) if defines is not None else frozenset(_defined_anyway(stmt))
-    return Statement(key, fingerprint, doc_free, names, refs, safe, plain_doc)
+    if isinstance(header, ast.ImportFrom) and any(alias.name == "*" for alias in header.names):
+        names |= {"*"}
+    return Statement(
+        key, fingerprint, doc_free, names, frozenset(bare), safe, plain_doc, "", frozenset(attrs)
+    )
 
 
 def _defined_anyway(stmt: ast.stmt) -> Iterator[str]:

@@ -42,8 +42,9 @@ class FunctionUnit:
     fingerprint: str
     first_line: int  # the first decorator's line: where the function's code object starts
     last_line: int
-    names: frozenset[str] = frozenset()  # what its body refers to (see ``statements.code_names``)
+    names: frozenset[str] = frozenset()  # bare names its body refers to (``statements.code_names``)
     dynamic: bool = False  # it reads names by string (getattr with a variable, vars(), __dict__ ...)
+    attrs: frozenset[str] = frozenset()  # attribute-like names its body refers to
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,8 @@ def _parse_units(source: str | bytes, filename: str) -> ModuleUnits:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         last = node.end_lineno if node.end_lineno is not None else node.lineno
         body = node.body[1:] if _docstring(node) else node.body
-        names, dynamic = code_names(_text(lines, body[0].lineno if body else first, last))
-        units.append(FunctionUnit(qualname, _digest(body), first, last, names, dynamic))
+        names, attrs, dynamic = code_names(_text(lines, body[0].lineno if body else first, last))
+        units.append(FunctionUnit(qualname, _digest(body), first, last, names, dynamic, attrs))
     for _, node in outermost:
         # The body leaves the module-level unit (the tree is ours: no copy needed); signature,
         # decorators, defaults and the docstring (``__doc__`` is read without calling the function:

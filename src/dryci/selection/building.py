@@ -43,9 +43,11 @@ def facts_of(units: ModuleUnits | None, keys: Keys) -> Facts:
                 frozenset(map(short, st.defines)),
                 frozenset(map(short, st.refs)),
                 keys.name(st.unit) if st.unit else NO_UNIT,
+                frozenset(map(short, st.attr_refs)),
             )
             for st in units.statements
         ),
+        {keys.name(f.qualname): frozenset(map(short, f.attrs)) for f in units.functions},
     )
 
 

@@ -134,34 +134,59 @@ def _changed(st: Statement) -> str:
     return st.key.split(" ", 1)[-1] if st.defines else st.key
 
 
+@dataclass(frozen=True)
+class Derived:
+    """A requirement's first group spread over the closure: which bare names of each file and which
+    attribute names now stand for what changed; the functions whose own ``def`` uses it."""
+
+    requirement: Requirement
+    bare: Mapping[str, frozenset[int]]  # path -> its globals bound from what changed
+    attrs: frozenset[int]  # read off a module or an object: ``m.X``, ``from m import X``
+    units: frozenset[bytes]
+    poisoned: Mapping[str, str]  # path -> why every test having it in its closure re-runs
+
+
 def derive(
     requirements: Sequence[Requirement], statements: Iterable[tuple[str, StatementFacts]], keys: Keys
-) -> tuple[tuple[Requirement, dict[str, str]], ...]:
-    """Each requirement with its first group grown by every name bound from its names elsewhere, and
-    the files (path -> reason) whose unsafe module-level code refers to one of them: a test file
-    having one of those in its closure re-runs all its tests."""
+) -> tuple[Derived, ...]:
+    """Each requirement with its names followed through module-level code: in the file that changed
+    they are its globals; elsewhere code reaches them as attributes (``m.X``) or binds them by
+    ``from m import X`` (or ``*``), and a safe statement referring to one binds more. An unsafe
+    statement referring to one poisons its file."""
     every = list(statements)
+    star_id = keys.short("*")
+    star = [(path, st) for path, st in every if star_id in st.defines]
     out = []
     for req in requirements:
-        names = set(req.groups[0])
+        changed = req.groups[0]
+        bare: dict[str, set[int]] = {req.path: set(changed)}
+        attrs = set(changed)
         units = set(req.units)
         poisoned: dict[str, str] = {}
         grew = True
         while grew:
             grew = False
+            for path, _ in star:  # ``from m import *`` may bind any of them here
+                own = bare.setdefault(path, set())
+                if not attrs <= own:
+                    own |= attrs
+                    grew = True
             for path, st in every:
-                if names.isdisjoint(st.refs):
+                own = bare.get(path, set())
+                if own.isdisjoint(st.refs) and attrs.isdisjoint(st.attr_refs):
                     continue
                 if not st.safe:
                     poisoned.setdefault(path, f"{req.label}, and module-level code of {path} uses it")
                     continue
                 if st.unit != NO_UNIT:
                     units.add(keys.unit_of(keys.file(path), st.unit))  # a default uses it: def f(x=RATE)
-                if not st.defines <= names:
-                    names |= st.defines
+                defines = st.defines - {star_id}
+                if not defines <= own or not defines <= attrs:
+                    bare.setdefault(path, set()).update(defines)
+                    attrs |= defines
                     grew = True
-        groups = (frozenset(names), *req.groups[1:])
-        out.append((Requirement(req.path, groups, req.label, frozenset(units)), poisoned))
+        frozen = {path: frozenset(names) for path, names in bare.items()}
+        out.append(Derived(req, frozen, frozenset(attrs), frozenset(units), poisoned))
     return tuple(out)
 
 
@@ -173,25 +198,35 @@ class Users:
     groups: tuple[frozenset[bytes], ...]
 
 
-def users_of(
-    requirements: Sequence[Requirement], facts: Mapping[str, Facts], keys: Keys
-) -> tuple[Users, ...]:
+def users_of(derived: Sequence[Derived], facts: Mapping[str, Facts], keys: Keys) -> tuple[Users, ...]:
     """``facts``: version 2 facts of every closure file as it is now."""
-    units: list[tuple[bytes, frozenset[int], bool]] = []
+    units: list[tuple[str, bytes, frozenset[int], frozenset[int], bool]] = []
     for path, fact in facts.items():
         if fact.units is None or fact.names is None:
             continue
         fid = keys.file(path)
         dynamic = fact.dynamic or frozenset()
+        attrs = fact.attrs or {}
         for name, used in fact.names.items():
-            units.append((keys.unit_of(fid, name), used, name in dynamic))
+            read = attrs.get(name, frozenset())
+            units.append((path, keys.unit_of(fid, name), used, read, name in dynamic))
+    empty: frozenset[int] = frozenset()
     out = []
-    for req in requirements:
-        groups = tuple(
-            frozenset(unit for unit, used, dynamic in units if dynamic or not used.isdisjoint(group))
-            for group in req.groups
+    for d in derived:
+        first = frozenset(
+            unit
+            for path, unit, used, read, dynamic in units
+            if dynamic or not used.isdisjoint(d.bare.get(path, empty)) or not read.isdisjoint(d.attrs)
         )
-        out.append(Users(req, (groups[0] | req.units, *groups[1:])))
+        rest = tuple(
+            frozenset(
+                unit
+                for _, unit, used, read, dynamic in units
+                if dynamic or not used.isdisjoint(group) or not read.isdisjoint(group)
+            )
+            for group in d.requirement.groups[1:]
+        )
+        out.append(Users(d.requirement, (first | d.units, *rest)))
     return tuple(out)
 
 
@@ -206,10 +241,11 @@ def resolve(
     """``now``: the facts of every closure file as it is now; ``missing``: closure files without."""
     statements = [(p, st) for p, f in now.items() if f.statements is not None for st in f.statements]
     derived = derive(requirements, statements, keys)
-    found = users_of([req for req, _ in derived], now, keys)
+    found = users_of(derived, now, keys)
     out: dict[int, tuple[Users, Mapping[str, str]]] = {}
-    for original, use, (req, poisoned) in zip(requirements, found, derived):
-        reasons = dict(poisoned)
+    for original, use, d in zip(requirements, found, derived):
+        req = d.requirement
+        reasons = dict(d.poisoned)
         for path in missing:
             reasons.setdefault(path, f"{req.label}, and {path} has no facts to tell whether it uses it")
         out[id(original)] = (use, reasons)
