@@ -155,20 +155,35 @@ def test_a_docstring_counts_only_for_tests_that_read_docstrings():
     assert out["test_checkout"][1].startswith("shop/store.py::checkout changed")
 
 
-def test_a_docstring_read_by_the_test_reruns_it():
-    ran = {**RAN, f"{TEST}::test_shout": [*RAN[f"{TEST}::test_shout"], ("shop/prices.py", "field_of")]}
-    closure = edited("shop/prices.py", b'"""The price with tax."""', b'"""The price, tax included."""')
-    # field_of reads names by string (getattr with a variable), so it may read __doc__ of gross.
-    out = run(closure, ran)
+READER = SHOP.replace(
+    b"    return SIGN", b"    from shop import prices\n\n    return field_of(prices, WHICH)"
+)
+RAN_READER = {**RAN, f"{TEST}::test_shout": [*RAN[f"{TEST}::test_shout"], ("shop/prices.py", "field_of")]}
+
+
+def run_reader(old: bytes, new: bytes, ran=RAN_READER) -> dict[str, tuple[bool, str]]:
+    """shout() hands the prices module to field_of, which reads an attribute named by a variable."""
+    before = {**CLOSURE, "shop/store.py": READER}
+    after = {**before, "shop/prices.py": PRICES.replace(old, new)}
+    return _run_from(before, after, ran)
+
+
+def test_a_docstring_read_by_string_off_its_module_reruns_the_test():
+    out = run_reader(b'"""The price with tax."""', b'"""The price, tax included."""')
     assert out["test_shout"] == (False, "shop/prices.py: docstring of gross changed, and the test uses it")
     assert out["test_checkout"] == (True, "skip")
 
 
-def test_code_reading_names_by_string_reruns_for_any_changed_constant():
+def test_code_reading_names_by_string_reruns_where_the_test_got_hold_of_the_module():
+    out = run_reader(b"ROUND = 2", b"ROUND = 3")
+    assert out["test_shout"] == (False, "shop/prices.py: module-level ROUND changed, and the test uses it")
+    assert out["test_checkout"][0] is False  # gross() reads ROUND
+
+
+def test_code_reading_names_by_string_off_something_else_does_not_count():
     ran = {**RAN, f"{TEST}::test_shout": [*RAN[f"{TEST}::test_shout"], ("shop/prices.py", "field_of")]}
     out = run(edited("shop/prices.py", b"ROUND = 2", b"ROUND = 3"), ran)
-    assert out["test_shout"] == (False, "shop/prices.py: module-level ROUND changed, and the test uses it")
-    assert out["test_checkout"][0] is False
+    assert out["test_shout"] == (True, "skip")  # field_of ran, but not on the prices module
 
 
 def test_a_class_attribute_reruns_tests_that_use_the_class_only():
@@ -203,12 +218,14 @@ def test_module_level_code_that_calls_something_with_the_change_reruns_every_tes
     )
 
 
-def _run_from(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> dict[str, tuple[bool, str]]:
+def _run_from(
+    before: Mapping[str, bytes], after: Mapping[str, bytes], ran=RAN
+) -> dict[str, tuple[bool, str]]:
     global CLOSURE
     saved = CLOSURE
     CLOSURE = dict(before)
     try:
-        return run(after)
+        return run(after, ran)
     finally:
         CLOSURE = saved
 

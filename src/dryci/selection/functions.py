@@ -148,7 +148,10 @@ def decide_file(
     if users:
         table = record.units()
         for use in users:
-            found = _users(record, table, use.groups)
+            found: set[int] | None = set()
+            for groups in use.alternatives:
+                some = _users(record, table, groups)
+                found = None if some is None or found is None else found | some
             if found is None:
                 return FileVerdict(record, f"{use.requirement.label} (used in setup or collection)", {})
             for posting in sorted(found):

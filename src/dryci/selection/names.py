@@ -48,6 +48,9 @@ class Requirement:
     # Functions whose own definition (signature, decorators, defaults) changed: a test that ran one
     # re-runs too, even when nothing in the project refers to it by name (a framework calls it).
     units: frozenset[bytes] = frozenset()
+    # How code that reads names by string (getattr(obj, name)) gets hold of the object holding what
+    # changed: the class of a changed member. None: any such code counts (a removed member).
+    owners: frozenset[int] | None = frozenset()
 
 
 def _label(names: Iterable[str]) -> str:
@@ -106,18 +109,15 @@ def statement_changes(path: str, old: Facts, new: ModuleUnits, keys: Keys) -> tu
             and st.plain_doc
             and before.plain_doc
         ):
-            out.append(
-                Requirement(
-                    path, (defines, doc_readers), f"{path}: docstring of {_label(st.defines)} changed"
-                )
-            )
+            label = f"{path}: docstring of {_label(st.defines)} changed"
+            out.append(Requirement(path, (defines, doc_readers), label, frozenset(), _owners(st, keys)))
         elif st.safe and (before is None or before.safe):
             verb = "added" if before is None else "changed"
             own = {keys.unit(path, st.unit)} if st.unit else set()
             if before is not None and before.unit != NO_UNIT:
                 own.add(keys.unit_of(fid, before.unit))
             label = f"{path}: module-level {_label(st.defines)} {verb}"
-            out.append(Requirement(path, (defines,), label, frozenset(own)))
+            out.append(Requirement(path, (defines,), label, frozenset(own), _owners(st, keys)))
         else:
             return f"{path}: module-level code changed ({_changed(st)})"
     for key, gone in old_by.items():
@@ -126,8 +126,23 @@ def statement_changes(path: str, old: Facts, new: ModuleUnits, keys: Keys) -> tu
                 return f"{path}: module-level code changed (a statement was removed)"
             own = {keys.unit_of(fid, gone.unit)} if gone.unit != NO_UNIT else set()
             label = f"{path}: a module-level statement was removed"
-            out.append(Requirement(path, (gone.defines,), label, frozenset(own)))
+            out.append(Requirement(path, (gone.defines,), label, frozenset(own), None))
     return tuple(out)
+
+
+def _owners(st: Statement, keys: Keys) -> frozenset[int]:
+    head = st.key.split(" ", 1)[0]  # "K.functiondef" for a member of class K, else the kind
+    return frozenset({keys.short(head.split(".", 1)[0])}) if "." in head else frozenset()
+
+
+def module_name(path: str) -> str:
+    """The name a module is imported by, last part: ``core`` for ``src/click/core.py``."""
+    stem = posixpath.basename(path).rsplit(".", 1)[0]
+    return posixpath.basename(posixpath.dirname(path)) if stem == "__init__" else stem
+
+
+# Ways to reach a module object without naming it.
+_MODULE_LOOKUPS = ("import_module", "__import__", "modules", "getmodule")
 
 
 def _changed(st: Statement) -> str:
@@ -192,10 +207,11 @@ def derive(
 
 @dataclass(frozen=True)
 class Users:
-    """For one requirement: per group, the unit ids of the functions that refer to one of its names."""
+    """For one requirement, alternatives: a test is affected when, for some alternative, it executed
+    a function of each of its groups (unit ids)."""
 
     requirement: Requirement
-    groups: tuple[frozenset[bytes], ...]
+    alternatives: tuple[tuple[frozenset[bytes], ...], ...]
 
 
 def users_of(derived: Sequence[Derived], facts: Mapping[str, Facts], keys: Keys) -> tuple[Users, ...]:
@@ -211,22 +227,31 @@ def users_of(derived: Sequence[Derived], facts: Mapping[str, Facts], keys: Keys)
             read = attrs.get(name, frozenset())
             units.append((path, keys.unit_of(fid, name), used, read, name in dynamic))
     empty: frozenset[int] = frozenset()
+    lookups = frozenset(map(keys.short, _MODULE_LOOKUPS))
+    dynamic_units = frozenset(unit for _, unit, _, _, dynamic in units if dynamic)
+
+    def referring(names: frozenset[int]) -> frozenset[bytes]:
+        return frozenset(
+            u for _, u, used, read, _ in units if not used.isdisjoint(names) or not read.isdisjoint(names)
+        )
+
     out = []
     for d in derived:
-        first = frozenset(
+        req = d.requirement
+        named = frozenset(
             unit
-            for path, unit, used, read, dynamic in units
-            if dynamic or not used.isdisjoint(d.bare.get(path, empty)) or not read.isdisjoint(d.attrs)
+            for path, unit, used, read, _ in units
+            if not used.isdisjoint(d.bare.get(path, empty)) or not read.isdisjoint(d.attrs)
         )
-        rest = tuple(
-            frozenset(
-                unit
-                for _, unit, used, read, dynamic in units
-                if dynamic or not used.isdisjoint(group) or not read.isdisjoint(group)
-            )
-            for group in d.requirement.groups[1:]
-        )
-        out.append(Users(d.requirement, (first | d.units, *rest)))
+        rest = tuple(referring(group) | dynamic_units for group in req.groups[1:])
+        # Code reading names by string counts where the test also got hold of what holds them: a
+        # module bound from (by its name, or looked up), or the class of a changed member.
+        if req.owners is None:
+            by_string: tuple[frozenset[bytes], ...] = (dynamic_units, *rest)
+        else:
+            holders = frozenset(keys.short(module_name(p)) for p in d.bare) | lookups | req.owners
+            by_string = (dynamic_units, referring(holders), *rest)
+        out.append(Users(req, ((named | d.units, *rest), by_string)))
     return tuple(out)
 
 
