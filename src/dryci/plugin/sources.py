@@ -46,6 +46,8 @@ def _dump(units: ModuleUnits | None) -> bytes:
             tuple(sorted(st.refs)),
             st.safe,
             st.plain_doc,
+            st.unit,
+            tuple(sorted(st.attr_refs)),
         )
         for st in units.statements
     ]
